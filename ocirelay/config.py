@@ -5,6 +5,7 @@ Every problem is collected, not just the first, so the operator fixes the file i
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import ipaddress
 import re
@@ -188,6 +189,13 @@ class _Checker:
         return None
 
 
+def _looks_misspelled(name: str) -> bool:
+    """A key close to ours but without our exact prefix (oci_rely_port), not one that merely
+    contains it on purpose (vault_oci_relay_password)."""
+    return PREFIX not in name and bool(
+        difflib.get_close_matches(name, list(KEYS_BY_NAME), n=1, cutoff=0.8))
+
+
 def _check_unknown_keys(raw: dict[str, Any], check: _Checker) -> None:
     known = list(KEYS_BY_NAME)
     for name in raw:
@@ -358,10 +366,8 @@ def _check_networks(check: _Checker) -> tuple[str, ...] | None:
             net = ipaddress.ip_network(entry.strip(), strict=True)
         except ValueError as exc:
             hint = ""
-            try:
+            with contextlib.suppress(ValueError):
                 hint = f" (did you mean {ipaddress.ip_network(entry.strip(), strict=False)}?)"
-            except ValueError:
-                pass
             check.add("oci_relay_relay_networks", f"entry {entry!r} is not a network: {exc}",
                       f"write a CIDR such as 10.0.0.0/16{hint}", value=entry)
             continue
@@ -408,9 +414,7 @@ def _check_dkim_selectors(check: _Checker) -> tuple[str, ...] | None:
 
 def validate(raw: dict[str, Any]) -> Validated:
     """Check every key of the description; a RelayConfig only when there is no error."""
-    relevant = {k: v for k, v in raw.items()
-                if k.startswith(PREFIX) or difflib.get_close_matches(k, list(KEYS_BY_NAME),
-                                                                     n=1, cutoff=0.8)}
+    relevant = {k: v for k, v in raw.items() if k.startswith(PREFIX) or _looks_misspelled(k)}
     check = _Checker(relevant)
     _check_unknown_keys(relevant, check)
     region = _check_region(check)

@@ -65,7 +65,8 @@ KEYS: tuple[Key, ...] = (
     Key(
         "oci_relay_username",
         "str",
-        "OCI SMTP credential user name (ocid1.user...@ocid1.tenancy....com), not the console login.",
+        "OCI SMTP credential user name (ocid1.user...@ocid1.tenancy....com), "
+        "not the console login.",
         required=True,
     ),
     Key(
