@@ -78,7 +78,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     try:
         target = PostfixTarget.parse(args.postfix_version, args.os_family)
         files = render_postfix(config, target)
-        written = write_files(Path(args.out), files)
+        # Absolute: `postfix -c DIR check` fails without a word on a relative DIR.
+        out = Path(args.out).resolve()
+        written = write_files(out, files)
     except (RenderError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID if isinstance(exc, ValueError) else EXIT_FAILURE
@@ -91,8 +93,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         print_problems(problems, False)
         for entry in written:
             print(f"{entry['mode']} {entry['path']}")
-        print(f"Then, on the host: postmap {config.map_type}:{args.out}/oci_sasl_passwd; "
-              f"postfix -c {args.out} check")
+        print(f"Check with Postfix: postmap -c {out} {config.map_type}:{out}/oci_sasl_passwd && "
+              f"postfix -c {out} check")
     return EXIT_OK
 
 
