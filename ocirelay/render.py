@@ -64,6 +64,12 @@ def sender_pattern(approved: str) -> str:
     return f"^{ere_escape(approved)}$"
 
 
+def approved_alternation(approved: tuple[str, ...]) -> str:
+    """One ERE group body matching any approved address (no anchors), for header checks."""
+    return "|".join(f"[^@<>[:space:]\"]+@{ere_escape(a[1:])}" if a.startswith("@")
+                    else ere_escape(a) for a in approved)
+
+
 def postfix_network(cidr: str) -> str:
     """Postfix writes IPv6 networks as [addr]/len in mynetworks."""
     if ":" in cidr:
@@ -86,6 +92,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["sender_pattern"] = sender_pattern
     env.filters["postfix_network"] = postfix_network
+    env.filters["approved_alternation"] = approved_alternation
     return env
 
 
@@ -125,6 +132,7 @@ def render_postfix(config: RelayConfig, target: PostfixTarget | None = None
     }
     if config.unapproved_senders == "rewrite":
         files["oci_sender_canonical"] = RenderedFile(render("oci_sender_canonical"), "0644")
+        files["oci_header_from"] = RenderedFile(render("oci_header_from"), "0644")
     else:
         files["oci_sender_access"] = RenderedFile(render("oci_sender_access"), "0644")
     return files

@@ -82,7 +82,8 @@ def test_render_writes_files_with_modes_and_json(capsys: pytest.CaptureFixture[s
     assert code == 0
     files = {Path(f["path"]).name: f["mode"] for f in json.loads(out)["files"]}
     assert files == {"main.cf": "0644", "master.cf": "0644", "oci_sasl_passwd": "0600",
-                     "oci_sender_transport": "0644", "oci_sender_canonical": "0644"}
+                     "oci_sender_transport": "0644", "oci_sender_canonical": "0644",
+                     "oci_header_from": "0644"}
     assert stat.S_IMODE((out_dir / "oci_sasl_passwd").stat().st_mode) == 0o600
 
 

@@ -165,3 +165,29 @@ def test_postmap_returns_the_exact_credential(tmp_path_factory: pytest.TempPathF
     assert run("postmap", "-c", str(out), f"hash:{out}/oci_sasl_passwd").returncode == 0
     got = postmap_query(out, f"hash:{out}/oci_sasl_passwd", config.relayhost)
     assert got == f"{config.username}:{password}"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("From: root@relay1.example.net", "REPLACE From: noreply@example.com"),
+        ("From: Cron Daemon <root@relay1>", "REPLACE From: Cron Daemon <noreply@example.com>"),
+        ('From: "Web, Shop" <www-data@relay1>', 'REPLACE From: "Web, Shop" <noreply@example.com>'),
+        ("From: root (Cron Daemon)", "REPLACE From: noreply@example.com"),
+        ("From: Billing <billing@example.org>", "DUNNO"),
+        ("From: noreply@example.com", "DUNNO"),
+        ("From: NoReply@Example.com (Shop)", "DUNNO"),
+        ("From: x@sub.example.org", "REPLACE From: noreply@example.com"),
+        ("From: evil@example.org.attacker.net", "REPLACE From: noreply@example.com"),
+        ("Reply-To: customer@gmail.com", None),
+        ("Sender: root@relay1", None),
+    ],
+)
+def test_only_the_from_header_is_rewritten_on_the_way_to_oci(tmp_path: Path, header: str,
+                                                             expected: str | None) -> None:
+    out = rendered_dir(tmp_path, config_of())
+    assert postmap_query(out, f"regexp:{out}/oci_header_from", header) == expected
+    main, services = postconf(out, "-n"), postconf(out, "-P")
+    assert main["sender_canonical_classes"] == "envelope_sender"
+    assert services["oci/unix/smtp_header_checks"] == \
+        "regexp:${config_directory}/oci_header_from"
