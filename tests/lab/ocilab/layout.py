@@ -1,0 +1,81 @@
+"""Where the lab keeps things and how its pieces are named and addressed.
+
+Everything the lab creates carries the label LAB_LABEL, so tear-down removes only what the lab
+made and never a container or network that merely shares a name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocilab.errors import LabError
+
+LAB_DIR = Path(__file__).resolve().parent.parent
+REPO = LAB_DIR.parent.parent
+RUNTIME_DIR = REPO / ".lab"
+CONTAINERS_CONF = LAB_DIR / "containers.conf"
+IMAGES_DIR = LAB_DIR / "images"
+EMULATOR_SOURCE = LAB_DIR / "emulator"
+INVENTORY_DIR = REPO / "inventories" / "lab"
+RELAY_VARS_FILE = INVENTORY_DIR / "group_vars" / "oci_relays.yml"
+
+LAB_LABEL = "org.ocirelay.lab"
+INPUTS_LABEL = "org.ocirelay.lab.inputs"
+NETWORK_NAME = "ocirelay-lab"
+DEFAULT_SUBNET = "10.89.77.0/24"
+SUBNET_ENV = "OCIRELAY_LAB_SUBNET"
+# The host-side guard: an nftables table that drops anything forwarded to or from the lab bridge
+# and anything the lab sends to the host itself.
+HOST_GUARD_TABLE = "ocirelay_lab_guard"
+# Inside the instance: OCI drops egress to tcp/25 whatever the security lists say.
+INSTANCE_EGRESS_TABLE = "ocirelay_oci_egress"
+
+INSTANCE_CA_PATH = "/usr/local/share/ca-certificates/ocirelay-lab-ca.crt"
+EMULATOR_CONFIG_DIR = "/etc/oci-emulator"
+EMULATOR_STATE_DIR = "/var/lib/oci-emulator"
+EMULATOR_CODE_DIR = "/opt/oci-emulator"
+
+SUITES = ("bookworm", "trixie")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One container of the lab: its name, role, host name and fixed address."""
+
+    name: str
+    role: str
+    hostname: str
+    host_number: int
+
+    def ip(self, subnet: ipaddress.IPv4Network) -> str:
+        return str(subnet.network_address + self.host_number)
+
+    def mac(self, subnet: ipaddress.IPv4Network) -> str:
+        """A fixed, locally administered MAC derived from the IP (no stale ARP on re-create)."""
+        octets = ipaddress.IPv4Address(self.ip(subnet)).packed
+        return "02:4f:" + ":".join(f"{octet:02x}" for octet in octets)
+
+
+EMULATOR = Member("ocirelay-emulator", "emulator", "emulator.lab.internal", 10)
+INSTANCE = Member("ocirelay-instance", "instance", "relay1.lab.internal", 20)
+CLIENT = Member("ocirelay-client", "client", "client1.lab.internal", 30)
+MEMBERS = (EMULATOR, INSTANCE, CLIENT)
+
+
+def lab_subnet() -> ipaddress.IPv4Network:
+    """The lab's /24: DEFAULT_SUBNET unless OCIRELAY_LAB_SUBNET names another private /24."""
+    text = os.environ.get(SUBNET_ENV, DEFAULT_SUBNET)
+    try:
+        subnet = ipaddress.IPv4Network(text)
+    except ValueError as error:
+        raise LabError(f"{SUBNET_ENV}={text!r} is not a network: {error}") from error
+    if subnet.prefixlen != 24 or not subnet.is_private:
+        raise LabError(f"{SUBNET_ENV}={text!r}: the lab needs a private /24, e.g. 10.89.77.0/24")
+    return subnet
+
+
+def gateway(subnet: ipaddress.IPv4Network) -> str:
+    return str(subnet.network_address + 1)
