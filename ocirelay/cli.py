@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ocirelay import regions
 from ocirelay.config import RelayConfig, validate
+from ocirelay.dns_command import register_dns
 from ocirelay.loading import read_description
 from ocirelay.problems import Problem, errors
 from ocirelay.render import PostfixTarget, RenderError, render_postfix
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Further subcommands (dns, ...) register here: each adds its parser with set_defaults(run=...).
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+EXTRA_COMMANDS.append(register_dns)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
