@@ -131,6 +131,9 @@ class Running:
         return next(item.port for item in self.emulator.listeners.all if item.mode == mode)
 
     def stop(self) -> None:
+        """Stop the emulator and its loop (again: a no-op)."""
+        if self.loop.is_closed():
+            return
         try:
             self.call(self.emulator.stop())
         finally:

@@ -62,8 +62,14 @@ class EmulatorClient:
         """Back to the faults of the configuration file; returns them."""
         return self.request("clear_faults")["faults"]
 
+    def set_limits(self, **limits: int) -> dict[str, int]:
+        """Change the tenancy's limits (``per_minute``, ``per_day``, ``max_message_bytes``; 0 is
+        unlimited for the counts); returns the limits now in effect."""
+        return self.request("set_limits", limits=limits)["limits"]
+
     def reset(self) -> None:
-        """Faults, counters (limits, auth failures, statistics) and store as freshly started."""
+        """Faults, limits, counters (sent, auth failures, statistics) and store as freshly
+        started."""
         self.request("reset")
 
     def reset_store(self) -> None:

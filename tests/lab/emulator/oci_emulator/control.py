@@ -5,7 +5,8 @@ Requests and replies (each reply comes only once the change is in effect)::
     {"op": "status"}                                  -> {"ok": true, "listeners": [...], ...}
     {"op": "set_faults", "faults": {"down": true}}    -> {"ok": true, "faults": {...}}
     {"op": "clear_faults"}                            -> {"ok": true, "faults": {...}}
-    {"op": "reset"}          (faults, counters, store) -> {"ok": true, "faults": {...}}
+    {"op": "set_limits", "limits": {"per_day": 3}}    -> {"ok": true, "limits": {...}}
+    {"op": "reset"}  (faults, limits, counters, store) -> {"ok": true, "faults": {...}}
     {"op": "reset_store"}                             -> {"ok": true}
     {"op": "wait_for_messages", "count": 2, "timeout": 5}
                                                       -> {"ok": true, "count": 2}
@@ -41,6 +42,7 @@ class ControlServer:
             "status": self._status,
             "set_faults": self._set_faults,
             "clear_faults": self._clear_faults,
+            "set_limits": self._set_limits,
             "reset": self._reset,
             "reset_store": self._reset_store,
             "wait_for_messages": self._wait_for_messages,
@@ -100,6 +102,12 @@ class ControlServer:
             raise ControlError('set_faults needs "faults": an object of fault names and values')
         faults = await self._emulator.set_faults(changes)
         return {"faults": faults.as_dict()}
+
+    async def _set_limits(self, request: dict[str, Any]) -> dict[str, Any]:
+        changes = request.get("limits")
+        if not isinstance(changes, dict):
+            raise ControlError('set_limits needs "limits": an object of limit names and values')
+        return {"limits": self._emulator.set_limits(changes)}
 
     async def _clear_faults(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"faults": (await self._emulator.clear_faults()).as_dict()}

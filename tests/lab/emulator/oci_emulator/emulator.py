@@ -52,12 +52,17 @@ class Emulator:
             return await self._apply(self.settings.faults)
 
     async def reset(self) -> Faults:
-        """As if freshly started: configured faults, empty counters and store."""
+        """As if freshly started: configured faults and limits, empty counters and store."""
         async with self._lock:
             faults = await self._apply(self.settings.faults)
-            self.runtime.reset_counters()
+            self.runtime.reset()
             self.runtime.store.clear()
             return faults
+
+    def set_limits(self, changes: Mapping[str, Any]) -> dict[str, int]:
+        limits = self.runtime.set_limits(changes)
+        log.info("limits now %s", limits)
+        return limits
 
     def reset_store(self) -> None:
         self.runtime.store.clear()

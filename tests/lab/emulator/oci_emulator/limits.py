@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 from . import replies
 from .clock import Clock
 
 MINUTE = 60.0
 DAY = 86_400.0
+
+
+LIMIT_KEYS = ("max_message_bytes", "per_minute", "per_day")
+
+
+class LimitError(ValueError):
+    """A limit change that cannot be applied; ``key`` names the field at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+def checked_limits(changes: Mapping[str, Any]) -> dict[str, int]:
+    """Validate a change of limits (all or nothing); 0 means unlimited except for the size."""
+    checked = {}
+    for key, value in changes.items():
+        if key not in LIMIT_KEYS:
+            raise LimitError(f"limits.{key}", f"unknown limit (known: {', '.join(LIMIT_KEYS)})")
+        low = 1 if key == "max_message_bytes" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise LimitError(f"limits.{key}", f"expected an integer >= {low}, got {value!r}")
+        checked[key] = value
+    return checked
 
 
 class SlidingWindow:
@@ -59,7 +85,7 @@ class SendLimits:
         self.minute.clear()
         self.day.clear()
 
-    def as_dict(self) -> dict[str, dict[str, int]]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "per_minute": {"limit": self.minute.limit, "used": self.minute.count()},
             "per_day": {"limit": self.day.limit, "used": self.day.count()},

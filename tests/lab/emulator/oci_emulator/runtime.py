@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .clock import Clock
 from .faults import Faults
-from .limits import AuthThrottle, SendLimits
+from .limits import AuthThrottle, SendLimits, checked_limits
 from .senders import Senders, Suppression
 from .settings import Settings
 from .store import Store
@@ -49,6 +50,7 @@ class Runtime:
         self.senders = Senders(settings.approved_senders, settings.require_header_from_match)
         self.suppression = Suppression(settings.suppressed_recipients)
         self.limits = SendLimits(settings.limits.per_minute, settings.limits.per_day, clock)
+        self.max_message_bytes = settings.limits.max_message_bytes
         throttle = settings.auth_throttle
         self.throttle = AuthThrottle(throttle.max_failures, throttle.window_seconds, clock)
         self.store = Store(settings.state_dir)
@@ -103,8 +105,27 @@ class Runtime:
             if self.store.count >= count and not future.done():
                 future.set_result(self.store.count)
 
-    # --- resets and reports ---------------------------------------------------------------
-    def reset_counters(self) -> None:
+    # --- limits, resets and reports --------------------------------------------------------
+    def set_limits(self, changes: Mapping[str, Any]) -> dict[str, int]:
+        """Raise or lower the tenancy's limits (LimitError names a bad key); counts are kept."""
+        checked = checked_limits(changes)
+        self.max_message_bytes = checked.get("max_message_bytes", self.max_message_bytes)
+        self.limits.minute.limit = checked.get("per_minute", self.limits.minute.limit)
+        self.limits.day.limit = checked.get("per_day", self.limits.day.limit)
+        return self.current_limits()
+
+    def current_limits(self) -> dict[str, int]:
+        return {
+            "max_message_bytes": self.max_message_bytes,
+            "per_minute": self.limits.minute.limit,
+            "per_day": self.limits.day.limit,
+        }
+
+    def reset(self) -> None:
+        """Configured limits, no counts, no failures, no statistics (faults and store aside)."""
+        configured = self.settings.limits
+        self.set_limits({"max_message_bytes": configured.max_message_bytes,
+                         "per_minute": configured.per_minute, "per_day": configured.per_day})
         self.limits.clear()
         self.throttle.clear()
         self.stats = Stats()
@@ -114,7 +135,7 @@ class Runtime:
             "faults": self.faults.as_dict(),
             "active_faults": self.faults.active(),
             "messages": self.store.count,
-            "limits": self.limits.as_dict(),
+            "limits": {**self.limits.as_dict(), "max_message_bytes": self.max_message_bytes},
             "auth_failures": self.throttle.as_dict(),
             "sessions": len(self.sessions),
             "stats": self.stats.as_dict(),

@@ -95,7 +95,7 @@ class OciSMTP(SMTP):
             HOOKS,
             hostname=settings.hostname,
             ident=settings.banner,
-            data_size_limit=settings.limits.max_message_bytes,
+            data_size_limit=runtime.max_message_bytes,
             # Set for the STARTTLS port so aiosmtpd serves STARTTLS; the context actually used is
             # chosen at each STARTTLS from the faults in effect (see smtp_STARTTLS).
             tls_context=runtime.contexts.for_faults(runtime.faults)
@@ -109,6 +109,15 @@ class OciSMTP(SMTP):
         self._smtp_methods = _Verbs(self._smtp_methods, self)
 
     # --- state ----------------------------------------------------------------------------
+    @property  # type: ignore[override]
+    def data_size_limit(self) -> int:
+        """aiosmtpd reads this at EHLO and DATA; it follows the runtime (set_limits)."""
+        return self.rt.max_message_bytes
+
+    @data_size_limit.setter
+    def data_size_limit(self, value: int | None) -> None:
+        """aiosmtpd's __init__ assigns it; the runtime's value stays the one in force."""
+
     @property
     def tls_active(self) -> bool:
         return self.listener.mode == "tls" or self._tls_protocol is not None
@@ -325,7 +334,7 @@ class OciSMTP(SMTP):
         return MailRequest(address, int(size) if size else None, options)
 
     def _mail_refusal(self, request: MailRequest) -> str | None:
-        if request.size is not None and request.size > self.rt.settings.limits.max_message_bytes:
+        if request.size is not None and request.size > self.rt.max_message_bytes:
             return replies.EXCEEDS_BYTE_LIMIT
         # Oracle refuses an empty envelope sender (bounces, autoreplies) like any sender that
         # is not approved: the 535 "Authorization failed" naming it (shown as "<>"), and it

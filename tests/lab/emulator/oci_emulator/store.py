@@ -30,12 +30,17 @@ def read_records(state_dir: Path) -> list[dict[str, Any]]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write to ``<name>.tmp``, then rename: ``path`` is either absent or complete."""
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 class Store:
