@@ -7,6 +7,7 @@ paths are taken relative to the configuration file. ``emulator.example.yml`` doc
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,15 @@ DEFAULT_TLS12_CIPHERS = (
 )
 LOG_LEVELS = ("debug", "info", "warning")
 _REQUIRED = object()
+TOP_KEYS = (
+    "hostname", "banner", "listen", "tls", "credentials", "approved_senders",
+    "require_header_from_match", "suppressed_recipients", "suppressed_reply", "limits",
+    "auth_throttle", "faults", "state_dir", "session_timeout", "log_level",
+)
+LISTEN_KEYS = ("address", "starttls_ports", "tls_ports")
+TLS_KEYS = ("cert", "key", "wrong_cert", "wrong_key", "tls12_ciphers")
+LIMITS_KEYS = ("max_message_bytes", "per_minute", "per_day")
+THROTTLE_KEYS = ("max_failures", "window_seconds")
 
 
 class SettingsError(ValueError):
@@ -94,21 +104,30 @@ class Settings:
 
 
 class _Section:
-    """One mapping of the YAML file; hands out typed values and remembers what it handed out."""
+    """One mapping of the YAML file with its known keys; hands out typed values.
 
-    def __init__(self, data: Any, path: str, base_dir: Path) -> None:
+    Unknown keys are refused first, so a misspelt key is reported as such rather than as the
+    required key it failed to provide.
+    """
+
+    def __init__(self, data: Any, path: str, base_dir: Path, keys: tuple[str, ...]) -> None:
         if not isinstance(data, Mapping):
             raise SettingsError(path or "(top level)", f"expected a mapping, got {_kind(data)}")
         self._data = data
         self._path = path
         self._base = base_dir
-        self._seen: set[str] = set()
+        self._keys = keys
+        for key in data:
+            if key not in keys:
+                close = difflib.get_close_matches(str(key), keys, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(keys)}"
+                raise SettingsError(self.key(str(key)), f"unknown key ({hint})")
 
     def key(self, name: str) -> str:
         return f"{self._path}.{name}" if self._path else name
 
     def raw(self, name: str, default: Any = _REQUIRED) -> Any:
-        self._seen.add(name)
+        assert name in self._keys, name
         if name in self._data and self._data[name] is not None:
             return self._data[name]
         if default is _REQUIRED:
@@ -164,14 +183,9 @@ class _Section:
                 raise SettingsError(f"{self.key(name)}[{index}]", f"expected a port, got {port!r}")
         return tuple(ports)
 
-    def section(self, name: str, required: bool = True) -> _Section:
-        return _Section(self.raw(name, _REQUIRED if required else {}), self.key(name), self._base)
-
-    def done(self) -> None:
-        unknown = sorted(str(key) for key in self._data if key not in self._seen)
-        if unknown:
-            known = ", ".join(sorted(self._seen))
-            raise SettingsError(self.key(unknown[0]), f"unknown key (known here: {known})")
+    def section(self, name: str, keys: tuple[str, ...], required: bool = True) -> _Section:
+        data = self.raw(name, _REQUIRED if required else {})
+        return _Section(data, self.key(name), self._base, keys)
 
 
 def load(path: Path) -> Settings:
@@ -189,25 +203,24 @@ def load(path: Path) -> Settings:
 
 def parse(data: Any, base_dir: Path) -> Settings:
     """Check a configuration already read from YAML; relative paths start at ``base_dir``."""
-    top = _Section(data, "", base_dir)
+    top = _Section(data, "", base_dir, TOP_KEYS)
     settings = Settings(
         hostname=_hostname(top),
         banner=top.text("banner", "ESMTP OCI Email Delivery emulator (ocirelay lab)"),
-        listen=_listen(top.section("listen", required=False)),
-        tls=_tls(top.section("tls")),
+        listen=_listen(top.section("listen", LISTEN_KEYS, required=False)),
+        tls=_tls(top.section("tls", TLS_KEYS)),
         credentials=_credentials(top),
         approved_senders=_addresses(top, "approved_senders", allow_domains=True),
         require_header_from_match=top.boolean("require_header_from_match", True),
         suppressed_recipients=_addresses(top, "suppressed_recipients", default=[]),
         suppressed_reply=_suppressed_reply(top),
-        limits=_limits(top.section("limits", required=False)),
-        auth_throttle=_auth_throttle(top.section("auth_throttle", required=False)),
+        limits=_limits(top.section("limits", LIMITS_KEYS, required=False)),
+        auth_throttle=_auth_throttle(top.section("auth_throttle", THROTTLE_KEYS, required=False)),
         faults=_faults(top),
         state_dir=_state_dir(top),
         session_timeout=top.number("session_timeout", 300.0, low=1.0),
         log_level=_log_level(top),
     )
-    top.done()
     return settings
 
 
@@ -224,7 +237,6 @@ def _listen(section: _Section) -> Listen:
         starttls_ports=section.ports("starttls_ports", [587]),
         tls_ports=section.ports("tls_ports", [465]),
     )
-    section.done()
     if not listen.starttls_ports and not listen.tls_ports:
         raise SettingsError(section.key("starttls_ports"), "no port to listen on at all")
     fixed = [port for port in listen.starttls_ports + listen.tls_ports if port]
@@ -241,7 +253,6 @@ def _tls(section: _Section) -> TLSFiles:
         wrong_key=section.path("wrong_key", None),
         tls12_ciphers=section.text("tls12_ciphers", DEFAULT_TLS12_CIPHERS),
     )
-    section.done()
     if (files.wrong_cert is None) != (files.wrong_key is None):
         raise SettingsError(section.key("wrong_key"), "give wrong_cert and wrong_key together")
     return files
@@ -259,9 +270,8 @@ def _credentials(top: _Section) -> tuple[Credential, ...]:
         raise SettingsError("credentials", "at least one credential is needed")
     credentials = []
     for index, entry in enumerate(entries):
-        item = _Section(entry, f"credentials[{index}]", Path("."))
+        item = _Section(entry, f"credentials[{index}]", Path("."), ("username", "password"))
         credentials.append(Credential(item.text("username"), _password(item)))
-        item.done()
     return tuple(credentials)
 
 
@@ -302,7 +312,6 @@ def _limits(section: _Section) -> Limits:
         per_minute=section.integer("per_minute", 10),
         per_day=section.integer("per_day", 200),
     )
-    section.done()
     return limits
 
 
@@ -311,7 +320,6 @@ def _auth_throttle(section: _Section) -> AuthThrottle:
         max_failures=section.integer("max_failures", 3),
         window_seconds=section.number("window_seconds", 300.0, low=1.0),
     )
-    section.done()
     return throttle
 
 
