@@ -5,6 +5,7 @@
     labctl.py build [--image SUITE] [--force]   build (or reuse) the lab's images
     labctl.py up [--image SUITE]            bring the lab up (builds images when needed)
     labctl.py status [--json]               containers, addresses, network, isolation
+    labctl.py check                         isolation checks only; exit 1 if one fails
     labctl.py down                          remove containers, network and .lab/ (keeps images)
     labctl.py remove-images                 drop the image cache
 
@@ -24,7 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent.parent)]  # ocilab, and the ocirelay engine
 
-from ocilab import images, lab  # noqa: E402
+from ocilab import images, isolation, lab  # noqa: E402
 from ocilab.errors import LabError  # noqa: E402
 from ocilab.host import ensure_host_packages, require_root  # noqa: E402
 from ocilab.layout import SUITES  # noqa: E402
@@ -86,6 +87,16 @@ def cmd_status(args: argparse.Namespace) -> None:
         print_status(report)
 
 
+def cmd_check(_: argparse.Namespace) -> None:
+    require_root()
+    checks = lab.check()
+    for check in checks:
+        print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    isolation.refuse_unless_isolated(
+        checks, "so do not use it: tear it down (labctl.py down) and find out why")
+    say("isolation as expected")
+
+
 def cmd_remove_images(_: argparse.Namespace) -> None:
     require_root()
     images.remove_images(say)
@@ -109,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the lab's state")
     status.add_argument("--json", action="store_true", help="machine-readable")
     status.set_defaults(run=cmd_status)
+    commands.add_parser("check", help="run the isolation checks").set_defaults(run=cmd_check)
     commands.add_parser("down", help="tear the lab down").set_defaults(run=cmd_down)
     commands.add_parser("remove-images", help="remove the lab's image cache"
                         ).set_defaults(run=cmd_remove_images)

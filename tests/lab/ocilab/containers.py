@@ -21,7 +21,8 @@ from ocilab.layout import (
     INSTANCE,
     INSTANCE_CA_PATH,
     INSTANCE_EGRESS_TABLE,
-    LAB_LABEL,
+    MEMBER_LABEL,
+    MEMBERS,
     NETWORK_NAME,
     Member,
 )
@@ -63,7 +64,7 @@ def emulator_pythonpath(source: Path) -> str:
 
 def common_run_args(member: Member, subnet: ipaddress.IPv4Network,
                     hosts: dict[str, str]) -> list[str]:
-    args = ["run", "--detach", "--name", member.name, "--label", f"{LAB_LABEL}={member.role}",
+    args = ["run", "--detach", "--name", member.name, "--label", f"{MEMBER_LABEL}={member.role}",
             "--network", NETWORK_NAME, "--ip", member.ip(subnet),
             "--mac-address", member.mac(subnet), "--hostname", member.hostname]
     for name, address in hosts.items():
@@ -102,7 +103,9 @@ def container_state(name: str) -> str | None:
 
 
 def made_by_lab(name: str) -> bool:
-    return LAB_LABEL in labels_of("container", name)
+    """A lab container: started by the lab with its member label (not merely from a lab image)."""
+    roles = {member.role for member in MEMBERS}
+    return labels_of("container", name).get(MEMBER_LABEL) in roles
 
 
 def remove_container(name: str) -> str | None:

@@ -231,9 +231,15 @@ def ensure_images(images: list[Image], say: Say, force: bool = False) -> list[st
 
 
 def remove_images(say: Say) -> None:
-    """Remove every lab image (the cache), e.g. to time a first build."""
+    """Remove every lab image (the cache), e.g. to time a first build.
+
+    An image a container still uses is kept (and said so): never --force, which would remove
+    somebody's container with it.
+    """
     names = [image.name for image in all_images()] + [Rootfs(s).name for s in SUITES]
     for name in names:
-        if image_exists(name):
-            podman("rmi", "--force", name)
-            say(f"removed {name}")
+        if not image_exists(name):
+            continue
+        result = podman("rmi", name, check=False)
+        say(f"removed {name}" if result.returncode == 0
+            else f"kept {name}: {result.stderr.strip()}")

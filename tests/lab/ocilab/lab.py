@@ -213,6 +213,17 @@ def down(say: Say = print) -> None:
     say(f"lab down in {time.monotonic() - started:.2f} s")
 
 
+def check() -> list[isolation.Check]:
+    """The isolation checks of a running lab (reads state only, sends nothing)."""
+    if network.inspect_network() is None:
+        raise LabError("the lab is down: nothing to check (run `labctl.py up`)")
+    subnet = ipaddress.IPv4Network(read_state().get("subnet") or str(lab_subnet()))
+    checks = isolation_checks(subnet)
+    if containers.container_state(INSTANCE.name) == "running":
+        checks.append(isolation.instance_egress_check())
+    return checks
+
+
 def status() -> dict[str, Any]:
     """The lab's state as data: network, containers, isolation and what the instance sees."""
     state = read_state()

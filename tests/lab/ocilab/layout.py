@@ -1,7 +1,8 @@
 """Where the lab keeps things and how its pieces are named and addressed.
 
-Everything the lab creates carries the label LAB_LABEL, so tear-down removes only what the lab
-made and never a container or network that merely shares a name.
+Everything the lab creates is labelled (MEMBER_LABEL on containers, LAB_LABEL on its network and
+images), so tear-down removes only what the lab made, never a container or network that merely
+shares a name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ INVENTORY_DIR = REPO / "inventories" / "lab"
 RELAY_VARS_FILE = INVENTORY_DIR / "group_vars" / "oci_relays.yml"
 
 LAB_LABEL = "org.ocirelay.lab"
+# Containers inherit their image's labels, so a container made from a lab image by someone else
+# carries LAB_LABEL too: lab containers are recognised by this label, set only by `podman run`.
+MEMBER_LABEL = "org.ocirelay.lab.member"
 INPUTS_LABEL = "org.ocirelay.lab.inputs"
 NETWORK_NAME = "ocirelay-lab"
 DEFAULT_SUBNET = "10.89.77.0/24"
