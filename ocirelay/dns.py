@@ -137,7 +137,9 @@ class DnsClient:
             resolver = dns.resolver.Resolver(configure=False)
             resolver.nameservers = [nameserver[0]]
             resolver.port = nameserver[1]
-        resolver.timeout = resolver.lifetime = timeout
+        # Per try, so a second system resolver still gets its turn; the lifetime bounds all.
+        resolver.timeout = min(timeout, 2.0)
+        resolver.lifetime = timeout
         self._resolver = resolver
         self._timeout = timeout
         self._cache: dict[tuple[str, str], Lookup] = {}
@@ -387,12 +389,19 @@ def expected_dkim_target(selector: str, domain: str, region: Region) -> str:
     return f"{selector}.{domain}.dkim.{region.key.lower()}1.{dkim_zone(region)}."
 
 
-def _undoubled(name: str, domain: str) -> str:
-    """`name` without a trailing copy of `domain` appended by a zone-relative mistake."""
-    bare = name.lower().rstrip(".")
-    suffix = "." + domain.lower()
-    return bare[: -len(suffix)] if bare.endswith(suffix) and _in_oracle_zone(
-        bare[: -len(suffix)]) else bare
+def zones_of(domain: str) -> list[str]:
+    """The zones `domain` may live in: itself and its parents with at least two labels."""
+    labels = domain.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def _undoubled(target: str, domain: str) -> str:
+    """A CNAME target without the zone a missing final dot appended to it."""
+    bare = target.lower().rstrip(".")
+    for zone in zones_of(domain):
+        if bare.endswith("." + zone) and _in_oracle_zone(bare[: -len(zone) - 1]):
+            return bare[: -len(zone) - 1]
+    return bare
 
 
 @dataclass(frozen=True)
@@ -411,9 +420,10 @@ def check_selector(domain: str, selector: str, region: Region,
         return _SelectorResult(_judge_target(domain, name, found))
     if found.outcome == "nodata":
         return _SelectorResult(_not_a_cname(domain, selector, name, region, client))
-    doubled = client.query(f"{name}.{domain}", "CNAME")
-    if doubled.outcome == "answer":
-        return _SelectorResult(_doubled_owner(domain, name, doubled))
+    for zone in zones_of(domain):
+        doubled = client.query(f"{name}.{zone}", "CNAME")
+        if doubled.outcome == "answer":
+            return _SelectorResult(_doubled_owner(domain, name, zone, doubled))
     expected = expected_dkim_target(selector, domain, region)
     return _SelectorResult(Finding(
         domain, "dkim", "error", f"no DKIM CNAME: {name} does not exist (NXDOMAIN), so "
@@ -439,13 +449,14 @@ def _judge_target(domain: str, name: str, found: Lookup) -> Finding:
                    "OCI console", None, name, replaces)
 
 
-def _doubled_owner(domain: str, name: str, doubled: Lookup) -> Finding:
+def _doubled_owner(domain: str, name: str, zone: str, doubled: Lookup) -> Finding:
     target = doubled.rdata[0].target.to_text()  # type: ignore[attr-defined]
+    relative = name[: -len(zone) - 1]
     return Finding(
-        domain, "dkim", "error", f"the CNAME was published as {doubled.name}, not {name}: a "
-        "name meant relative to the zone was entered with the zone appended, so the zone was "
-        f"added a second time; in the zone file write {name.split('.' + domain)[0]} (relative) "
-        f"or {name}. (absolute, with the final dot)",
+        domain, "dkim", "error", f"the CNAME was published as {doubled.name}, not {name}: the "
+        f"name was entered with the zone {zone} in it but without the final dot, so the zone "
+        f"was appended a second time; in the zone of {zone} write {relative} (relative) or "
+        f"{name}. (absolute, with the final dot)",
         cname_line(name, _undoubled(target, domain)), name, (zone_line(doubled, doubled.rdata[0]),))
 
 

@@ -157,12 +157,21 @@ def test_dkim_owner_with_the_zone_appended_twice(knot: Knot) -> None:
     dkim = one(knot, "doubled")["dkim"]
     assert dkim.status == "error"
     assert "published as sel1._domainkey.doubled.test.doubled.test" in dkim.reason
-    assert "write sel1._domainkey (relative) or sel1._domainkey.doubled.test. (absolute" \
-        in dkim.reason
+    assert "in the zone of doubled.test write sel1._domainkey (relative) or " \
+        "sel1._domainkey.doubled.test. (absolute" in dkim.reason
     assert dkim.replaces == ("sel1._domainkey.doubled.test.doubled.test. 3600 IN CNAME "
                              "sel1.doubled.test.dkim.iad1.oracleemaildelivery.com.",)
     assert dkim.publish == ("sel1._domainkey.doubled.test. 3600 IN CNAME "
                             "sel1.doubled.test.dkim.iad1.oracleemaildelivery.com.")
+
+
+def test_dkim_doubled_in_the_parent_zone_of_a_subdomain_sender(knot: Knot) -> None:
+    dkim = by_check(run(knot, "noreply@mail.good.test", selectors=("sel3",)))["dkim"]
+    assert dkim.status == "error"
+    assert "published as sel3._domainkey.mail.good.test.good.test" in dkim.reason
+    assert "in the zone of good.test write sel3._domainkey.mail (relative)" in dkim.reason
+    assert dkim.publish == ("sel3._domainkey.mail.good.test. 3600 IN CNAME "
+                            "sel3.mail.good.test.dkim.iad1.oracleemaildelivery.com.")
 
 
 def test_dkim_target_with_the_zone_appended(knot: Knot) -> None:
