@@ -13,7 +13,9 @@ aiosmtpd does the SMTP framing, STARTTLS and DATA; this subclass adds what OCI d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +92,7 @@ class OciSMTP(SMTP):
         self._greeted = False
         self._continuing = False
         self._close_after_reply = False
+        self._socket: Any = None  # the TCP socket under any TLS layer
         settings = runtime.settings
         super().__init__(
             HOOKS,
@@ -138,7 +141,16 @@ class OciSMTP(SMTP):
         return describe(self.transport.get_extra_info("ssl_object"))
 
     def abort(self) -> None:
-        if self.transport is not None:
+        """Drop the connection at once (the down fault, stopping the emulator).
+
+        Shutting the TCP socket down reaches the connection whatever state its TLS layer is
+        in: asyncio's TLS transport refuses abort() once it has been closed twice, while its
+        shutdown may still be waiting for the client.
+        """
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
 
     # --- connection -----------------------------------------------------------------------
@@ -146,6 +158,7 @@ class OciSMTP(SMTP):
         upgraded = self._original_transport is not None  # STARTTLS handshake just completed
         super().connection_made(transport)
         if not upgraded:
+            self._socket = transport.get_extra_info("socket")
             self.rt.session_opened(self)
             self.rt.stats.connections += 1
             log.info("%s port=%d connected", self.peer_label, self.listener.port)
