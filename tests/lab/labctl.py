@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `labctl.py status | head`
+        sys.stderr.close()
+        return 0
     return 0
 
 

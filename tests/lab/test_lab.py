@@ -9,6 +9,7 @@ anywhere.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -29,6 +31,7 @@ from ocilab.layout import (
     CLIENT,
     EMULATOR,
     EMULATOR_SOURCE,
+    EMULATOR_STATE_ON_HOST,
     HOST_GUARD_TABLE,
     INSTANCE,
     MEMBER_LABEL,
@@ -334,9 +337,65 @@ def test_containers_cannot_reach_the_host(running_lab: LabSession) -> None:
 def test_emulator_state_dir_is_shared_with_the_host(running_lab: LabSession) -> None:
     exec_in(EMULATOR.name, ["python3", "-c",
                             "open('/var/lib/oci-emulator/.lab-probe', 'w').write('ok')"])
-    probe = RUNTIME_DIR / "emulator-state" / ".lab-probe"
+    probe = EMULATOR_STATE_ON_HOST / ".lab-probe"
     assert probe.read_text() == "ok"
     probe.unlink()
+
+
+SEND = """
+import json, smtplib, ssl, sys
+from email.message import EmailMessage
+given = json.load(sys.stdin)
+message = EmailMessage()
+message["From"] = given["sender"]
+message["To"] = "someone@example.net"
+message["Subject"] = "lab"
+message.set_content("hello from the lab")
+with smtplib.SMTP(given["host"], 587, timeout=10) as smtp:
+    smtp.starttls(context=ssl.create_default_context())
+    smtp.login(given["username"], given["password"])
+    smtp.send_message(message)
+"""
+
+
+def emulator_client() -> Any:
+    if not (EMULATOR_SOURCE / "oci_emulator" / "client.py").exists():
+        pytest.skip("the emulator's client is not there yet")
+    sys.path.insert(0, str(EMULATOR_SOURCE))
+    from oci_emulator.client import EmulatorClient  # type: ignore[import-not-found]
+
+    return EmulatorClient(EMULATOR_STATE_ON_HOST)
+
+
+@lab_test
+def test_instance_sends_with_the_lab_relay_description(running_lab: LabSession) -> None:
+    """The credentials and senders of inventories/lab reach the emulator unchanged: one source."""
+    client = emulator_client()
+    before = len(client.messages())
+    relay = load_relay_vars()
+    given = {"host": SMTP_HOST, "sender": relay["oci_relay_approved_senders"][0],
+             "username": relay["oci_relay_username"], "password": relay["oci_relay_password"]}
+    exec_in(INSTANCE.name, ["python3", "-c", SEND], stdin=json.dumps(given))
+    record = client.wait_for_messages(before + 1, timeout=10)[-1]
+    assert record["auth"] == {"mechanism": "PLAIN", "login": relay["oci_relay_username"]}
+    assert record["client"]["ip"] == INSTANCE.ip(lab_subnet())
+    assert record["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
+    assert record["envelope"]["mail_from"] == given["sender"]
+
+
+@lab_test
+def test_host_switches_emulator_faults_through_the_state_dir(running_lab: LabSession) -> None:
+    client = emulator_client()
+    ehlo = ("import smtplib, sys; s = smtplib.SMTP(sys.argv[1], 587, timeout=10); "
+            "print(s.ehlo()[1].decode()); s.quit()")
+    client.set_faults(starttls_stripped=True)
+    try:
+        stripped = exec_in(INSTANCE.name, ["python3", "-c", ehlo, SMTP_HOST]).stdout
+    finally:
+        client.clear_faults()
+    normal = exec_in(INSTANCE.name, ["python3", "-c", ehlo, SMTP_HOST]).stdout
+    assert "STARTTLS" not in stripped
+    assert "STARTTLS" in normal
 
 
 @lab_test

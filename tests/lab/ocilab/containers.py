@@ -18,6 +18,7 @@ from ocilab.layout import (
     EMULATOR_CONFIG_DIR,
     EMULATOR_SOURCE,
     EMULATOR_STATE_DIR,
+    EMULATOR_STATE_ON_HOST,
     INSTANCE,
     INSTANCE_CA_PATH,
     INSTANCE_EGRESS_TABLE,
@@ -79,7 +80,7 @@ def run_emulator(subnet: ipaddress.IPv4Network, image: str, runtime: Path) -> No
                                                CLIENT.hostname: CLIENT.ip(subnet)}),
            "--volume", f"{source}:{EMULATOR_CODE_DIR}:ro",
            "--volume", f"{runtime / 'emulator'}:{EMULATOR_CONFIG_DIR}:ro",
-           "--volume", f"{runtime / 'emulator-state'}:{EMULATOR_STATE_DIR}",
+           "--volume", f"{EMULATOR_STATE_ON_HOST}:{EMULATOR_STATE_DIR}",
            "--env", f"PYTHONPATH={pythonpath}",
            image)
 

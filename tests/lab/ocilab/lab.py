@@ -30,6 +30,7 @@ from ocilab.host import ensure_host_packages, require_root
 from ocilab.layout import (
     CLIENT,
     EMULATOR,
+    EMULATOR_STATE_ON_HOST,
     INSTANCE,
     MEMBERS,
     NETWORK_NAME,
@@ -115,7 +116,7 @@ def prepare_runtime(smtp_hosts: list[str]) -> Path:
     shutil.copy2(ca.ca_cert, tls / "ca.crt")
     write_emulator_config(RUNTIME_DIR / "emulator" / "config.yml",
                           emulator_config(load_relay_vars()))
-    (RUNTIME_DIR / "emulator-state").mkdir(exist_ok=True)
+    EMULATOR_STATE_ON_HOST.mkdir(exist_ok=True)
     return ca.ca_cert
 
 

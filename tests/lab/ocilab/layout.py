@@ -17,6 +17,9 @@ from ocilab.errors import LabError
 LAB_DIR = Path(__file__).resolve().parent.parent
 REPO = LAB_DIR.parent.parent
 RUNTIME_DIR = REPO / ".lab"
+# The emulator's state_dir on the host: its message store and control socket (control.sock), for
+# oci_emulator.client.EmulatorClient(EMULATOR_STATE_ON_HOST).
+EMULATOR_STATE_ON_HOST = RUNTIME_DIR / "emulator-state"
 CONTAINERS_CONF = LAB_DIR / "containers.conf"
 IMAGES_DIR = LAB_DIR / "images"
 EMULATOR_SOURCE = LAB_DIR / "emulator"
