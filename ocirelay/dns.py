@@ -228,14 +228,14 @@ def zone_line(found: Lookup, rdata: dns.rdata.Rdata) -> str:
 
 
 def _combine(domain: str, check: Check, name: str, issues: Sequence[tuple[Status, str]],
-             **extra: object) -> Finding:
-    """One finding from several issues: the worst status; problems first in the reason."""
-    status = max((s for s, _ in issues), key=_RANK.__getitem__, default="ok")
+             publish: str | None = None, replaces: tuple[str, ...] = ()) -> Finding:
+    """One finding from several issues: the worst status, problems first in the reason; the
+    record to publish only when something is wrong."""
+    status: Status = max((s for s, _ in issues), key=_RANK.__getitem__, default="ok")
     ordered = [text for s, text in issues if s != "ok"] + [text for s, text in issues if s == "ok"]
     if status == "ok":
-        extra = {}
-    return Finding(domain, check, status, "; ".join(ordered), name=name,  # type: ignore[arg-type]
-                   **extra)  # type: ignore[arg-type]
+        publish, replaces = None, ()
+    return Finding(domain, check, status, "; ".join(ordered), publish, name, replaces)
 
 
 # --- SPF --------------------------------------------------------------------------------------
