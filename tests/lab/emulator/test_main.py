@@ -128,6 +128,7 @@ def test_logs_every_event_and_never_the_password(
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0
     assert "STARTTLS -> 220" in stderr
+    assert " / 8BITMIME / AUTH PLAIN\n" in stderr  # EHLO after TLS, logged whole
     assert "AUTH -> 535 Authentication credentials invalid" in stderr
     assert "AUTH -> 235 Authentication successful" in stderr
     assert "AUTH -> 334" in stderr

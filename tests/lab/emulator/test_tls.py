@@ -79,9 +79,15 @@ def test_tls_1_1_is_refused_on_starttls(
     assert "TLS handshake failed: [SSL: UNSUPPORTED_PROTOCOL]" in caplog.text
 
 
-def test_tls_1_1_is_refused_on_implicit_tls(emu: Running, pki: PKI) -> None:
+def test_tls_1_1_is_refused_on_implicit_tls(
+    emu: Running, pki: PKI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="oci_emulator")
     with pytest.raises(ssl.SSLError):
         implicit(emu, pki, context=client_context(pki, legacy=True))
+    emu.client.status()
+    expected = f"port={emu.port('tls')} TLS handshake failed: [SSL: UNSUPPORTED_PROTOCOL]"
+    assert expected in caplog.text
     implicit(emu, pki).quit()  # while a modern client gets through
 
 

@@ -62,7 +62,7 @@ class Faults:
         return [name for name in SWITCHES if getattr(self, name)]
 
     def tls_key(self) -> tuple[bool, bool]:
-        """What decides the server's TLS context; listeners restart when it changes."""
+        """What decides the server's TLS context for a new handshake."""
         return (self.wrong_certificate, self.tls_max_1_1)
 
     def throttle_reply(self) -> str:

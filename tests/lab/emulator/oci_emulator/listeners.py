@@ -1,28 +1,51 @@
-"""The listening sockets: started, stopped and restarted as the faults require.
+"""The listening sockets, started and stopped as the ``down`` fault requires.
 
 ``down`` closes every listener (new connections are refused) and drops live sessions; clearing
-it listens again on the same ports. An implicit-TLS listener carries its TLS context from the
-moment it starts, so a change of the TLS faults restarts it; STARTTLS listeners pick the context
-at each STARTTLS and need no restart. ``apply`` returns only once the change is in effect.
+it listens again on the same ports. ``apply`` returns only once the change is in effect.
+
+Implicit-TLS connections are wrapped here, per connection, in asyncio's ``SSLProtocol`` (the
+class aiosmtpd itself uses for STARTTLS) rather than by ``create_server(ssl=...)``: the TLS
+context then follows the faults in force when the client connects, with no listener restart,
+and a failed handshake is logged with its reason (asyncio would fail it silently).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from asyncio import sslproto
+from typing import Any
 
 from .faults import Faults
 from .runtime import Runtime
 from .server import Listener, OciSMTP
 
 log = logging.getLogger("oci_emulator")
+smtp_log = logging.getLogger("oci_emulator.smtp")
 
 
-@dataclass
-class _Running:
-    server: asyncio.Server
-    tls_key: tuple[bool, bool] | None
+class _ImplicitTLS(sslproto.SSLProtocol):
+    """TLS from the first byte in front of one SMTP session; logs a failed handshake."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, session: OciSMTP, runtime: Runtime,
+                 listener: Listener) -> None:
+        self._listener = listener
+        self._peer = "?"
+        waiter = loop.create_future()
+        waiter.add_done_callback(self._handshake_done)
+        context = runtime.contexts.for_faults(runtime.faults)
+        super().__init__(loop, session, context, waiter, server_side=True)
+
+    def connection_made(self, transport: Any) -> None:
+        peer = transport.get_extra_info("peername")
+        self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        super().connection_made(transport)
+
+    def _handshake_done(self, waiter: asyncio.Future[Any]) -> None:
+        if waiter.cancelled() or waiter.exception() is None:
+            return
+        smtp_log.info("%s port=%d TLS handshake failed: %s", self._peer, self._listener.port,
+                      waiter.exception())
 
 
 class Listeners:
@@ -32,12 +55,12 @@ class Listeners:
         self.all = [Listener("starttls", port) for port in listen.starttls_ports] + [
             Listener("tls", port) for port in listen.tls_ports
         ]
-        self._running: dict[int, _Running] = {}
+        self._servers: dict[int, asyncio.Server] = {}
 
     def describe(self) -> list[dict[str, object]]:
         return [
-            {"mode": item.mode, "port": item.port, "listening": id(item) in self._running}
-            for item in self.all
+            {"mode": item.mode, "port": item.port, "listening": index in self._servers}
+            for index, item in enumerate(self.all)
         ]
 
     async def apply(self, faults: Faults) -> None:
@@ -45,40 +68,33 @@ class Listeners:
             await self.stop()
             await self._rt.abort_sessions()
             return
-        for listener in self.all:
-            running = self._running.get(id(listener))
-            wanted = faults.tls_key() if listener.mode == "tls" else None
-            if running is not None and running.tls_key != wanted:
-                await self._stop(listener)
-                running = None
-            if running is None:
-                await self._start(listener, faults)
+        for index, listener in enumerate(self.all):
+            if index not in self._servers:
+                self._servers[index] = await self._start(listener)
 
     async def stop(self) -> None:
-        for listener in self.all:
-            await self._stop(listener)
+        for index, listener in enumerate(self.all):
+            server = self._servers.pop(index, None)
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+                log.info("stopped listening on port %d", listener.port)
 
-    async def _start(self, listener: Listener, faults: Faults) -> None:
+    async def _start(self, listener: Listener) -> asyncio.Server:
         loop = asyncio.get_running_loop()
-        context = self._rt.contexts.for_faults(faults) if listener.mode == "tls" else None
+
+        def protocol() -> asyncio.BaseProtocol:
+            session = OciSMTP(self._rt, listener)
+            if listener.mode == "starttls":
+                return session
+            return _ImplicitTLS(loop, session, self._rt, listener)
+
         server = await loop.create_server(
-            lambda: OciSMTP(self._rt, listener),
-            host=self._rt.settings.listen.address,
-            port=listener.port,
-            ssl=context,
+            protocol, host=self._rt.settings.listen.address, port=listener.port,
             start_serving=False,
         )
         listener.port = server.sockets[0].getsockname()[1]  # the real port when 0 was asked
         await server.start_serving()
-        key = faults.tls_key() if listener.mode == "tls" else None
-        self._running[id(listener)] = _Running(server, key)
         log.info("listening on %s:%d (%s)", self._rt.settings.listen.address, listener.port,
                  listener.mode)
-
-    async def _stop(self, listener: Listener) -> None:
-        running = self._running.pop(id(listener), None)
-        if running is None:
-            return
-        running.server.close()
-        await running.server.wait_closed()
-        log.info("stopped listening on port %d", listener.port)
+        return server

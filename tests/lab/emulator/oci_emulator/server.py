@@ -90,7 +90,7 @@ class OciSMTP(SMTP):
         self.verb = "CONNECT"
         self.login: str | None = None
         self._greeted = False
-        self._continuing = False
+        self._continuing: list[str] = []  # lines of a multi-line reply sent so far
         self._close_after_reply = False
         self._socket: Any = None  # the TCP socket under any TLS layer
         settings = runtime.settings
@@ -191,10 +191,13 @@ class OciSMTP(SMTP):
         final = line[3:4] != "-"
         if not self._continuing and self.rt.faults.slow:
             await _sleep(self.rt.faults.slow_seconds)
-        self._continuing = not final
         if final:
+            whole = " / ".join([*self._continuing, line[4:]]) if self._continuing else line
+            self._continuing = []
             self.rt.stats.replies[line[:3]] += 1
-            log.info("%s port=%d %s -> %s", self.peer_label, self.listener.port, self.verb, line)
+            log.info("%s port=%d %s -> %s", self.peer_label, self.listener.port, self.verb, whole)
+        else:
+            self._continuing.append(f"{line[:3]} {line[4:]}" if not self._continuing else line[4:])
         await super().push(line.encode("ascii", "backslashreplace"))
         closing = replies.closes_connection(line) or self._close_after_reply
         if final and closing and self.transport is not None:
