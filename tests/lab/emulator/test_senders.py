@@ -85,6 +85,16 @@ def test_header_from_must_match_the_envelope(emu: Running, pki: PKI) -> None:
     assert emu.client.messages() == []
 
 
+def test_header_from_refusals_count_towards_the_throttle(emu: Running, pki: PKI) -> None:
+    smtp = logged_in(emu, pki)
+    foreign = message(sender="root@host.example")
+    assert send_raw(smtp, SENDER, foreign)[0] == 535
+    assert send_raw(smtp, SENDER, foreign)[0] == 535
+    assert send_raw(smtp, SENDER, foreign) == (421, "Too many auth failures, try again later")
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        smtp.noop()
+
+
 def test_header_from_compared_without_case(emu: Running, pki: PKI) -> None:
     smtp = logged_in(emu, pki)
     assert send_raw(smtp, SENDER, message(sender='"No Reply" <NOREPLY@example.com>'))[0] == 250

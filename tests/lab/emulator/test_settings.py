@@ -87,6 +87,7 @@ def test_password_is_kept_out_of_reprs(pki: PKI, tmp_path: Path) -> None:
         ({"state_dir": "/tmp/" + "d" * 120}, "state_dir", "too long for a Unix socket"),
         ({"log_level": "loud"}, "log_level", "one of"),
         ({"session_timeout": "forever"}, "session_timeout", "expected a number"),
+        ({"session_timeout": 0}, "session_timeout", "at least 0.1"),
     ],
 )
 def test_invalid_settings_name_the_key(

@@ -161,3 +161,16 @@ def test_port_25_listener_behaves_like_587(start: Callable[..., Running], pki: P
         smtp.ehlo()
         assert smtp.has_extn("auth")
         smtp.quit()
+
+
+def test_idle_client_gets_421_and_is_dropped(start: Callable[..., Running]) -> None:
+    emu = start(session_timeout=0.2)
+    with socket.create_connection(("127.0.0.1", emu.port()), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        sock.sendall(b"EHLO client.example\r\n")
+        while reader.readline().startswith(b"250-"):
+            pass
+        # Silence: the emulator's own timer fires (the test only waits for its reply).
+        assert reader.readline() == b"421 Timeout waiting for data from client\r\n"
+        assert reader.readline() == b""  # and the connection is closed

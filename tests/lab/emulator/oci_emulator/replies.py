@@ -9,6 +9,7 @@ from __future__ import annotations
 
 # --- ORACLE: texts from the OCI Email Delivery troubleshooting page -----------------------
 TOO_MANY_AUTH_FAILURES = "421 Too many auth failures, try again later"
+IDLE_TIMEOUT = "421 Timeout waiting for data from client"
 TOO_MANY_CONNECTIONS = "421 Too many connections, try again later"
 SERVER_ERROR = "451 Server error"
 ERROR_IN_PROCESSING = "451 Error in Processing"

@@ -172,6 +172,15 @@ class OciSMTP(SMTP):
         super().connection_lost(error)
         self.rt.session_closed(self)
 
+    def _timeout_cb(self) -> None:
+        """A client silent for session_timeout: Oracle's 421, then aiosmtpd hangs up."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.rt.stats.replies["421"] += 1
+            log.info("%s port=%d idle -> %s", self.peer_label, self.listener.port,
+                     replies.IDLE_TIMEOUT)
+            self.transport.write(replies.IDLE_TIMEOUT.encode() + b"\r\n")
+        super()._timeout_cb()
+
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, TLSSetupException):
             log.info("%s port=%d TLS handshake failed: %s",

@@ -218,7 +218,7 @@ def parse(data: Any, base_dir: Path) -> Settings:
         auth_throttle=_auth_throttle(top.section("auth_throttle", THROTTLE_KEYS, required=False)),
         faults=_faults(top),
         state_dir=_state_dir(top),
-        session_timeout=top.number("session_timeout", 300.0, low=1.0),
+        session_timeout=top.number("session_timeout", 300.0, low=0.1),
         log_level=_log_level(top),
     )
     return settings
