@@ -164,7 +164,9 @@ class OciSMTP(SMTP):
             log.info("%s port=%d connected", self.peer_label, self.listener.port)
         if self.tls_active:
             self.rt.stats.tls_handshakes += 1
-            log.info("%s port=%d TLS %s", self.peer_label, self.listener.port, self.tls_info())
+            info = self.tls_info() or {}
+            log.info("%s port=%d TLS %s %s", self.peer_label, self.listener.port,
+                     info.get("version"), info.get("cipher"))
 
     def connection_lost(self, error: Exception | None) -> None:
         if self in self.rt.sessions:
@@ -200,17 +202,21 @@ class OciSMTP(SMTP):
         final = line[3:4] != "-"
         if not self._continuing and self.rt.faults.slow:
             await _sleep(self.rt.faults.slow_seconds)
-        if final:
-            whole = " / ".join([*self._continuing, line[4:]]) if self._continuing else line
-            self._continuing = []
-            self.rt.stats.replies[line[:3]] += 1
-            log.info("%s port=%d %s -> %s", self.peer_label, self.listener.port, self.verb, whole)
-        else:
-            self._continuing.append(f"{line[:3]} {line[4:]}" if not self._continuing else line[4:])
+        self._note_reply(line, final)
         await super().push(line.encode("ascii", "backslashreplace"))
         closing = replies.closes_connection(line) or self._close_after_reply
         if final and closing and self.transport is not None:
             self.transport.close()
+
+    def _note_reply(self, line: str, final: bool) -> None:
+        """Count and log a reply once its last line goes out: one log line per reply."""
+        if not final:
+            self._continuing.append(line[4:] if self._continuing else f"{line[:3]} {line[4:]}")
+            return
+        whole = " / ".join([*self._continuing, line[4:]]) if self._continuing else line
+        self._continuing = []
+        self.rt.stats.replies[line[:3]] += 1
+        log.info("%s port=%d %s -> %s", self.peer_label, self.listener.port, self.verb, whole)
 
     def _greeting_refusal(self) -> str | None:
         faults = self.rt.faults
