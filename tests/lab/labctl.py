@@ -45,7 +45,8 @@ def cmd_build(args: argparse.Namespace) -> None:
     ensure_host_packages(say)
     wanted = images.images_for_lab(args.image) if args.image else images.all_images()
     started = time.monotonic()
-    built = images.ensure_images(wanted, say, force=args.force)
+    with lab.lab_lock(say):
+        built = images.ensure_images(wanted, say, force=args.force)
     say(f"{len(built)} image(s) built, {len(wanted) - len(built)} reused, "
         f"in {time.monotonic() - started:.1f} s")
 

@@ -8,11 +8,13 @@ down: containers, network, host guard and .lab/ go; images stay (they are the ca
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -43,8 +45,35 @@ from ocilab.podman import container_exists, podman, require_podman
 Say = Callable[[str], None]
 STATE_FILE = RUNTIME_DIR / "state.json"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+# One lab per host: up and down hold this lock (outside .lab/, which down deletes).
+LOCK_FILE = Path("/run/lock/ocirelay-lab.lock")
+LOCK_TIMEOUT = 300.0
 SYSTEMD_TIMEOUT = 120.0
 EMULATOR_TIMEOUT = 30.0
+
+
+@contextlib.contextmanager
+def lab_lock(say: Say) -> Iterator[None]:
+    """Serialise up/down between processes (two molecule runs, a test session and a person)."""
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK_FILE.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another lab command holds {LOCK_FILE}: waiting (at most {LOCK_TIMEOUT:.0f} s)")
+            containers.wait_until(lambda: try_lock(handle), LOCK_TIMEOUT, f"the lock {LOCK_FILE}")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def try_lock(handle: Any) -> bool | None:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return None
+    return True
 
 
 def read_state() -> dict[str, Any]:
@@ -160,15 +189,21 @@ def bring_up(suite: str, subnet: ipaddress.IPv4Network, say: Say) -> None:
 
 
 def up(suite: str, say: Say = print) -> None:
-    started = time.monotonic()
+    """Bring the lab up with the instance on `suite`; a no-op when it already runs."""
     preflight(say)
+    with lab_lock(say):
+        up_locked(suite, say)
+
+
+def up_locked(suite: str, say: Say) -> None:
+    started = time.monotonic()
     if is_up(suite):
         say(f"the lab is already up ({suite}); `down` first to recreate it")
         return
     found = leftovers()
     if found:
         say(f"removing an earlier lab's leftovers: {', '.join(found)}")
-        down(say=lambda _: None)
+        down_locked(say=lambda _: None)
     refuse_name_clashes()
     subnet = lab_subnet()
     refuse_subnet_clash(subnet)
@@ -177,7 +212,7 @@ def up(suite: str, say: Say = print) -> None:
         bring_up(suite, subnet, say)
     except BaseException:
         say("lab up failed: removing what it made")
-        down(say=lambda _: None)
+        down_locked(say=lambda _: None)
         raise
     state = read_state()
     state["up_seconds"] = round(time.monotonic() - started, 2)
@@ -201,6 +236,11 @@ def down(say: Say = print) -> None:
     """Remove the lab's containers, network, host guard and runtime files; keep the images."""
     require_root()
     require_podman()
+    with lab_lock(say):
+        down_locked(say)
+
+
+def down_locked(say: Say) -> None:
     started = time.monotonic()
     state = read_state()
     notes = [note for m in MEMBERS if (note := containers.remove_container(m.name))]
