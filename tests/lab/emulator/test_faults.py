@@ -217,3 +217,15 @@ def test_status_lists_active_faults(emu: Running) -> None:
     assert emu.client.status()["active_faults"] == ["starttls_stripped", "slow"]
     emu.client.clear_faults()
     assert emu.client.status()["active_faults"] == []
+
+
+def test_coming_back_up_on_a_taken_port_is_reported(emu: Running) -> None:
+    port = emu.port("starttls")
+    emu.client.set_faults(down=True)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        with pytest.raises(EmulatorError, match="in use"):
+            emu.client.set_faults(down=False)
+    emu.client.set_faults(down=False)  # the port is free again
+    assert all(item["listening"] for item in emu.client.status()["listeners"])

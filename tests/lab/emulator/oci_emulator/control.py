@@ -84,7 +84,7 @@ class ControlServer:
             if operation is None:
                 raise ControlError(f"unknown op {request['op']!r} (known: {', '.join(self._ops)})")
             result = await operation(request)
-        except (ValueError, TimeoutError) as error:  # JSON, ControlError, FaultError
+        except (ValueError, OSError) as error:  # JSON, ControlError, FaultError, bind, timeout
             log.info("control request refused: %s", error)
             return {"ok": False, "error": str(error) or type(error).__name__}
         except Exception as error:  # a bug: report it rather than drop the connection

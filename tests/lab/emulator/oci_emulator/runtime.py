@@ -6,6 +6,7 @@ Everything here is touched only from the emulator's event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from .senders import Senders, Suppression
 from .settings import Settings
 from .store import Store
 from .tlsctx import ServerContexts
+
+log = logging.getLogger("oci_emulator")
 
 
 class Session(Protocol):
@@ -71,10 +74,14 @@ class Runtime:
             self._no_sessions.set()
 
     async def abort_sessions(self, timeout: float = 5.0) -> None:
-        """Drop every live SMTP connection and wait until they are gone."""
+        """Drop every live SMTP connection and wait (up to ``timeout``) until they are gone."""
         for session in list(self.sessions):
             session.abort()
-        await asyncio.wait_for(self._no_sessions.wait(), timeout)
+        try:
+            await asyncio.wait_for(self._no_sessions.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d session(s) still open %g s after being dropped",
+                        len(self.sessions), timeout)
 
     # --- messages -------------------------------------------------------------------------
     def now_iso(self) -> str:
