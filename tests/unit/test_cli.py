@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import AWKWARD_PASSWORD
+from relay_samples import AWKWARD_PASSWORD
 
 from ocirelay.cli import main
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import AWKWARD_PASSWORD
 from dns_zones import knot
 from knot_server import Knot, silent_server
+from relay_samples import AWKWARD_PASSWORD
 
 from ocirelay.cli import main
 

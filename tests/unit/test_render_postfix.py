@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VALID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postfix_tools import (
@@ -18,6 +17,7 @@ from postfix_tools import (
     run,
     settle,
 )
+from relay_samples import VALID
 
 from ocirelay.cli import write_files
 from ocirelay.config import RelayConfig, validate

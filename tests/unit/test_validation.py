@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AWKWARD_PASSWORD, VALID
+from relay_samples import AWKWARD_PASSWORD, VALID
 
 from ocirelay.config import validate
 from ocirelay.loading import read_description

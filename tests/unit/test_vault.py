@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
-from conftest import VALID
+from relay_samples import VALID
 
 from ocirelay.config import validate
 from ocirelay.loading import read_description
