@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AWKWARD_PASSWORD, VALID
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from relay_samples import AWKWARD_PASSWORD, VALID
 
 from ocirelay.config import RelayConfig, validate
 from ocirelay.problems import SECRET_SHOWN_AS, errors
