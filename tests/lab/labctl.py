@@ -3,13 +3,15 @@
 
     labctl.py setup                         install podman, runc, debootstrap, nftables, uidmap
     labctl.py build [--image SUITE] [--force]   build (or reuse) the lab's images
-    labctl.py up [--image SUITE]            bring the lab up (builds images when needed)
+    labctl.py up [--image SUITE] [--owner NAME]   bring the lab up (builds images when needed)
     labctl.py status [--json]               containers, addresses, network, isolation
     labctl.py check                         isolation checks only; exit 1 if one fails
-    labctl.py down                          remove containers, network and .lab/ (keeps images)
+    labctl.py down [--owner NAME]           remove containers, network and .lab/ (keeps images)
     labctl.py remove-images                 drop the image cache
 
-SUITE is bookworm (default) or trixie: the instance's Debian release.
+SUITE is bookworm (default) or trixie: the instance's Debian release. NAME says who uses the lab
+(a molecule scenario, a test session): a lab up for one owner is not reused, replaced or torn down
+for another; without --owner, down removes whatever lab is there.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent.parent)]  # ocilab, and the ocirelay engine
 
-from ocilab import images, isolation, lab  # noqa: E402
 from ocilab.errors import LabError  # noqa: E402
-from ocilab.host import ensure_host_packages, require_root  # noqa: E402
-from ocilab.layout import SUITES  # noqa: E402
+
+try:
+    from ocilab import images, isolation, lab
+    from ocilab.host import ensure_host_packages, require_root
+    from ocilab.layout import SUITES
+except LabError as bad_setting:  # e.g. an invalid OCIRELAY_LAB_NAME
+    sys.exit(f"lab: error: {bad_setting}")
 
 
 def say(message: str) -> None:
@@ -52,11 +58,11 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    lab.up(args.image, say)
+    lab.up(args.image, say, owner=args.owner)
 
 
-def cmd_down(_: argparse.Namespace) -> None:
-    lab.down(say)
+def cmd_down(args: argparse.Namespace) -> None:
+    lab.down(say, owner=args.owner)
 
 
 def print_status(report: dict[str, Any]) -> None:
@@ -69,6 +75,10 @@ def print_status(report: dict[str, Any]) -> None:
               f"internal={net['internal']} dns={net['dns_enabled']}")
     for name, c in report["containers"].items():
         print(f"{name:20} {c['state'] or 'absent':9} {c['ip']:15} {c['mac']} {c['hostname']}")
+    state = report["state"]
+    if state:
+        print(f"lab: {state.get('suite')} instance, owner {state.get('owner') or 'none'}, "
+              f"up since {state.get('since', '?')}")
     if "systemd" in report:
         print(f"instance systemd: {report['systemd']}")
     for port, greeting in report.get("from_instance", {}).items():
@@ -117,12 +127,16 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--image", choices=SUITES,
                     default=os.environ.get("OCIRELAY_LAB_IMAGE", "bookworm"),
                     help="the instance's Debian release (default bookworm, or $OCIRELAY_LAB_IMAGE)")
+    up.add_argument("--owner", help="who uses the lab (e.g. molecule-SCENARIO): another "
+                    "owner's lab is neither reused nor replaced")
     up.set_defaults(run=cmd_up)
     status = commands.add_parser("status", help="show the lab's state")
     status.add_argument("--json", action="store_true", help="machine-readable")
     status.set_defaults(run=cmd_status)
     commands.add_parser("check", help="run the isolation checks").set_defaults(run=cmd_check)
-    commands.add_parser("down", help="tear the lab down").set_defaults(run=cmd_down)
+    down = commands.add_parser("down", help="tear the lab down")
+    down.add_argument("--owner", help="only if the lab is this owner's (or nobody's)")
+    down.set_defaults(run=cmd_down)
     commands.add_parser("remove-images", help="remove the lab's image cache"
                         ).set_defaults(run=cmd_remove_images)
     return main

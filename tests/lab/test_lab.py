@@ -1,6 +1,6 @@
 """The lab itself: isolation, reach through podman exec, and a tear-down that leaves no trace.
 
-Tests marked `lab` need root and podman; they bring the lab up once per session:
+Tests marked `lab` need root and podman; they bring a lab up once per session:
     .venv/bin/pytest tests/lab/test_lab.py -m lab
 The unmarked ones check the lab's inputs (relay description, emulator config, image cache) and run
 anywhere.
@@ -23,6 +23,10 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The tests bring up their own lab (containers ocirelay-test-*, network ocirelay-test-lab, its own
+# /24), so they never disturb the lab a molecule scenario or a person is using. Set
+# OCIRELAY_LAB_NAME=ocirelay to run them on the default lab instead.
+os.environ.setdefault("OCIRELAY_LAB_NAME", "ocirelay-test")
 
 from ocilab import images, isolation, lab, network
 from ocilab.emulator_config import emulator_config, load_relay_vars, smtp_host_names
@@ -46,6 +50,7 @@ from ocilab.podman import exec_in, podman
 
 SMTP_HOST = "smtp.email.us-ashburn-1.oci.oraclecloud.com"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+OWNER = "pytest-tests/lab"
 OUTSIDE = "198.51.100.7"  # TEST-NET-2: never routed anywhere, and the lab has no route at all
 CONNECT = """
 import errno, socket, sys
@@ -85,17 +90,17 @@ class LabSession:
 
     def __init__(self) -> None:
         if lab.leftovers():
-            lab.down(say=quiet)
+            lab.down(say=quiet, owner=OWNER)  # refused if another run uses the lab
         self.is_up = False
 
     def ensure_up(self) -> None:
         if not self.is_up:
-            lab.up("bookworm", say=quiet)
+            lab.up("bookworm", say=quiet, owner=OWNER)
             self.is_up = True
 
     def ensure_down(self) -> None:
         if self.is_up:
-            lab.down(say=quiet)
+            lab.down(say=quiet, owner=OWNER)
             self.is_up = False
 
 
@@ -411,8 +416,17 @@ def test_status_reports_an_isolated_lab(running_lab: LabSession) -> None:
 @lab_test
 def test_up_again_is_a_no_op(running_lab: LabSession) -> None:
     messages: list[str] = []
-    lab.up("bookworm", say=messages.append)
+    lab.up("bookworm", say=messages.append, owner=OWNER)
     assert any("already up" in message for message in messages)
+
+
+@lab_test
+def test_another_owners_lab_is_neither_reused_nor_removed(running_lab: LabSession) -> None:
+    with pytest.raises(LabError, match=f"in use by {OWNER}"):
+        lab.up("bookworm", say=quiet, owner="molecule-someone-else")
+    with pytest.raises(LabError, match=f"in use by {OWNER}"):
+        lab.down(say=quiet, owner="molecule-someone-else")
+    assert lab.is_up("bookworm")
 
 
 # --- tear-down and refusals (these need the lab down) ---------------------------------------
@@ -432,9 +446,9 @@ def assert_no_trace(before: HostState) -> None:
 @lab_test
 def test_down_leaves_no_trace(stopped_lab: LabSession) -> None:
     before = HostState.now()
-    lab.up("bookworm", say=quiet)
+    lab.up("bookworm", say=quiet, owner=OWNER)
     assert podman_snapshot() != (before.containers, before.networks)
-    lab.down(say=quiet)
+    lab.down(say=quiet, owner=OWNER)
     assert_no_trace(before)
 
 
@@ -445,7 +459,7 @@ def test_failed_up_removes_what_it_made(stopped_lab: LabSession,
     before = HostState.now()
     monkeypatch.setenv("OCIRELAY_LAB_EMULATOR_SOURCE", str(tmp_path))
     with pytest.raises(LabError, match="emulator's code is not in"):
-        lab.up("bookworm", say=quiet)
+        lab.up("bookworm", say=quiet, owner=OWNER)
     assert_no_trace(before)
 
 
@@ -456,7 +470,7 @@ def test_up_refuses_a_subnet_in_use(stopped_lab: LabSession) -> None:
     before = HostState.now()
     try:
         with pytest.raises(LabError, match=r"ocirelay-test-clash.*OCIRELAY_LAB_SUBNET"):
-            lab.up("bookworm", say=quiet)
+            lab.up("bookworm", say=quiet, owner=OWNER)
         assert_no_trace(before)
     finally:
         podman("network", "rm", "ocirelay-test-clash")
@@ -468,8 +482,8 @@ def test_up_leaves_a_foreign_container_with_a_lab_name_alone(stopped_lab: LabSes
     before = HostState.now()
     try:
         with pytest.raises(LabError, match=rf"container {CLIENT.name} .* did not make"):
-            lab.up("bookworm", say=quiet)
-        lab.down(say=quiet)
+            lab.up("bookworm", say=quiet, owner=OWNER)
+        lab.down(say=quiet, owner=OWNER)
         assert_no_trace(before)  # the foreign container is still there
     finally:
         podman("rm", "--force", CLIENT.name)
@@ -477,6 +491,6 @@ def test_up_leaves_a_foreign_container_with_a_lab_name_alone(stopped_lab: LabSes
 
 @lab_test
 def test_nothing_labelled_by_the_lab_is_left(stopped_lab: LabSession) -> None:
-    leftover = podman("ps", "-a", "--filter", f"label={MEMBER_LABEL}", "--format", "{{.Names}}")
-    assert leftover.stdout.strip() == ""
+    labelled = podman("ps", "-a", "--filter", f"label={MEMBER_LABEL}", "--format", "{{.Names}}")
+    assert not set(labelled.stdout.split()) & {member.name for member in MEMBERS}
     assert podman("network", "exists", NETWORK_NAME, check=False).returncode != 0

@@ -34,6 +34,7 @@ from ocilab.layout import (
     EMULATOR,
     EMULATOR_STATE_ON_HOST,
     INSTANCE,
+    LAB_NAME,
     MEMBERS,
     NETWORK_NAME,
     RUNTIME_DIR,
@@ -45,8 +46,8 @@ from ocilab.podman import container_exists, podman, require_podman
 Say = Callable[[str], None]
 STATE_FILE = RUNTIME_DIR / "state.json"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
-# One lab per host: up and down hold this lock (outside .lab/, which down deletes).
-LOCK_FILE = Path("/run/lock/ocirelay-lab.lock")
+# Lab commands hold this lock (outside .lab/, which down deletes): one at a time per lab.
+LOCK_FILE = Path(f"/run/lock/{LAB_NAME}-lab.lock")
 LOCK_TIMEOUT = 300.0
 SYSTEMD_TIMEOUT = 120.0
 EMULATOR_TIMEOUT = 30.0
@@ -95,8 +96,10 @@ def preflight(say: Say) -> None:
 
 
 def is_up(suite: str) -> bool:
-    """Everything the lab makes is there and running, for the requested suite."""
-    return (read_state().get("suite") == suite
+    """Everything the lab makes is there and running, for the requested suite and subnet."""
+    state = read_state()
+    return (state.get("suite") == suite
+            and state.get("subnet") == str(lab_subnet())
             and network.inspect_network() is not None
             and all(containers.container_state(m.name) == "running" for m in MEMBERS))
 
@@ -167,9 +170,10 @@ def isolation_checks(subnet: ipaddress.IPv4Network) -> list[isolation.Check]:
     return checks
 
 
-def bring_up(suite: str, subnet: ipaddress.IPv4Network, say: Say) -> None:
+def bring_up(suite: str, subnet: ipaddress.IPv4Network, say: Say, owner: str | None) -> None:
     smtp_hosts = smtp_host_names(load_relay_vars()["oci_relay_region"])
-    write_state({"suite": suite, "subnet": str(subnet),
+    write_state({"suite": suite, "subnet": str(subnet), "owner": owner,
+                 "since": time.strftime("%Y-%m-%d %H:%M:%S"),
                  "ip_forward_before": IP_FORWARD.read_text().strip()})
     ca_cert = prepare_runtime(smtp_hosts)
     info = network.create_network(subnet)
@@ -188,15 +192,35 @@ def bring_up(suite: str, subnet: ipaddress.IPv4Network, say: Say) -> None:
     containers.wait_for_emulator(EMULATOR_TIMEOUT)
 
 
-def up(suite: str, say: Say = print) -> None:
-    """Bring the lab up with the instance on `suite`; a no-op when it already runs."""
+def refuse_foreign_owner(owner: str | None, action: str) -> None:
+    """A lab brought up for one user (a molecule scenario, a test session) is not another's.
+
+    Without an owner (a person at the command line) nothing is refused: that is the way to clear
+    a leftover lab.
+    """
+    state = read_state()
+    current = state.get("owner")
+    if owner and current and current != owner:
+        raise LabError(
+            f"the lab is in use by {current} (up since {state.get('since', '?')}): not {action} "
+            "it. Wait for that run to finish; if it is a leftover, tear it down with "
+            "`python3 tests/lab/labctl.py down` (no --owner)")
+
+
+def up(suite: str, say: Say = print, owner: str | None = None) -> None:
+    """Bring the lab up with the instance on `suite`; a no-op when it already runs.
+
+    owner names the user of the lab (e.g. molecule-<scenario>): another owner's lab is neither
+    reused nor replaced.
+    """
     preflight(say)
     with lab_lock(say):
-        up_locked(suite, say)
+        up_locked(suite, say, owner)
 
 
-def up_locked(suite: str, say: Say) -> None:
+def up_locked(suite: str, say: Say, owner: str | None) -> None:
     started = time.monotonic()
+    refuse_foreign_owner(owner, "reusing or replacing")
     if is_up(suite):
         say(f"the lab is already up ({suite}); `down` first to recreate it")
         return
@@ -209,7 +233,7 @@ def up_locked(suite: str, say: Say) -> None:
     refuse_subnet_clash(subnet)
     images.ensure_images(images.images_for_lab(suite), say)
     try:
-        bring_up(suite, subnet, say)
+        bring_up(suite, subnet, say, owner)
     except BaseException:
         say("lab up failed: removing what it made")
         down_locked(say=lambda _: None)
@@ -232,11 +256,15 @@ def restore_ip_forward(before: str | None, say: Say) -> None:
     IP_FORWARD.write_text("0\n")
 
 
-def down(say: Say = print) -> None:
-    """Remove the lab's containers, network, host guard and runtime files; keep the images."""
+def down(say: Say = print, owner: str | None = None) -> None:
+    """Remove the lab's containers, network, host guard and runtime files; keep the images.
+
+    With an owner, a lab that another owner brought up is left alone (LabError).
+    """
     require_root()
     require_podman()
     with lab_lock(say):
+        refuse_foreign_owner(owner, "tearing down")
         down_locked(say)
 
 
