@@ -16,6 +16,7 @@ from pathlib import Path
 from ocirelay import regions
 from ocirelay.config import RelayConfig, validate
 from ocirelay.dns_command import register_dns
+from ocirelay.hestia_command import register_hestia
 from ocirelay.loading import read_description
 from ocirelay.problems import Problem, errors
 from ocirelay.render import PostfixTarget, RenderError, render_postfix
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Further subcommands (dns, ...) register here: each adds its parser with set_defaults(run=...).
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 EXTRA_COMMANDS.append(register_dns)
+EXTRA_COMMANDS.append(register_hestia)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

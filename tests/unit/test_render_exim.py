@@ -400,3 +400,48 @@ def test_next_steps_name_hestia_domains_without_an_approved_sender() -> None:
     assert any("refused" in step for step in steps)
     for step in next_steps(config_of(), ["shop.example.net"]):
         assert AWKWARD_PASSWORD not in step
+
+
+# --- the CLI: the same engine as the role ------------------------------------------------------
+
+
+def test_cli_renders_the_blocks_the_template_and_the_relay_file(
+        tmp_path: Path, description: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from ocirelay.cli import main
+
+    relay = description()
+    assert main(["render-hestia", str(relay)]) == 0
+    blocks = render_blocks(config_of())
+    assert capsys.readouterr().out == "".join(f"{blocks[part]}\n" for part in PARTS)
+
+    template = tmp_path / "exim4.conf.template"
+    template.write_text(FIXTURE, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["render-hestia", str(relay), "--template", str(template),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert AWKWARD_PASSWORD not in printed and "include:rp.oracleemaildelivery.com" in printed
+    assert (out / "exim4.conf.template").read_text() == apply_blocks(FIXTURE, blocks)
+    relay_file = out / "smtp_relay.conf"
+    assert relay_file.read_text() == render_smtp_relay_conf(config_of()).content
+    assert relay_file.stat().st_mode & 0o777 == 0o600
+
+    removed = tmp_path / "removed"
+    assert main(["render-hestia", str(relay), "--template", str(out / "exim4.conf.template"),
+                 "--remove", "--out", str(removed)]) == 0
+    assert (removed / "exim4.conf.template").read_text() == FIXTURE
+    assert not (removed / "smtp_relay.conf").exists()
+
+
+def test_cli_refuses_a_caret_password_and_a_foreign_template(
+        tmp_path: Path, description: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from ocirelay.cli import main
+
+    assert main(["render-hestia", str(description(oci_relay_password="^abc: x"))]) == 2
+    err = capsys.readouterr().err
+    assert "^abc" not in err and "starts with ^" in err and "nothing was written" in err
+
+    debian = tmp_path / "debian.template"
+    debian.write_text("begin acl\nbegin routers\nbegin transports\n", encoding="utf-8")
+    assert main(["render-hestia", str(description()), "--template", str(debian)]) == 2
+    assert "SMTP_RELAY_FILE" in capsys.readouterr().err
