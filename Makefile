@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit bench clean
+.PHONY: setup demo test lint unit lab-test molecule images lab-up lab-status lab-down clean
 
 $(STAMP): pyproject.toml
 	tools/install-host-packages.sh
@@ -24,8 +24,28 @@ lint: setup
 unit: setup
 	$(VENV)/bin/pytest -q tests/unit
 
-test: setup lint
-	$(VENV)/bin/pytest -q
+# The lab: an OCI-shaped instance and an OCI Email Delivery emulator (tests/lab/README.md).
+LABCTL := $(PY) tests/lab/labctl.py
+images: setup
+	$(LABCTL) build
+lab-up: setup
+	$(LABCTL) up
+lab-status: setup
+	$(LABCTL) status
+lab-down: setup
+	$(LABCTL) down
+
+lab-test: setup
+	$(VENV)/bin/pytest -q tests/lab/test_lab.py
+
+# molecule looks for ansible-config on PATH.
+SCENARIOS ?= lab-smoke default debian13 hestia
+molecule: setup
+	for s in $(SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$s || exit 1; done
+
+# Everything: unit and emulator tests, the lab, linters, and every molecule scenario.
+test: setup
+	$(VENV)/bin/pytest -q -rfE --durations=15
 
 clean:
 	rm -rf $(VENV) out
