@@ -1,35 +1,33 @@
 #!/usr/bin/env bash
-# The demo: render examples/relay.yml and prove real Postfix accepts the result.
+# The demo: the relay description rendered and checked by real Postfix, then deployed with
+# ansible-playbook to the lab's OCI-shaped instance, a cron-style message sent through it, and
+# what the OCI Email Delivery emulator recorded of it. The lab is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=.venv/bin
+export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_FORCE_COLOR=0
 out="$PWD/out/demo"
 rm -rf "$out"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Validate the relay description (examples/relay.yml)"
-$bin/ocirelay validate examples/relay.yml
+step "1. Validate and render examples/relay.yml; real Postfix checks the result"
+ocirelay validate examples/relay.yml
+ocirelay render examples/relay.yml --out "$out" --postfix-version "$(postconf -dh mail_version)" >/dev/null
+postmap -c "$out" "hash:$out/oci_sasl_passwd"
+postfix -c "$out" check
+postconf -c "$out" -P | grep -E '^oci/unix/smtp_(sasl_mechanism_filter|sasl_(tls_)?security_options|tls_security_level|tls_mandatory_protocols) '
 
-step "Render every file of a relay-only Postfix host into $out"
-$bin/ocirelay render examples/relay.yml --out "$out" \
-    --postfix-version "$(/usr/sbin/postconf -dh mail_version)"
+step "2. Bad input is refused with the key, the reason and the fix"
+printf 'oci_relay_region: us-ashbrun-1\noci_relay_port: 25\noci_relay_tls_level: may\n' > "$out/bad.yml"
+ocirelay validate "$out/bad.yml" 2>&1 | grep -E '^error' || true
 
-step "Compile the credential map (0600) and check the whole config with real Postfix"
-/usr/sbin/postmap -c "$out" "hash:$out/oci_sasl_passwd"
-/usr/sbin/postfix -c "$out" check
-ls -l "$out"
+step "3. Lab up: an OCI-shaped instance (tcp/25 blocked, no route out) and the OCI emulator"
+python tests/lab/labctl.py up --owner demo
+trap 'step "6. Lab down"; python tests/lab/labctl.py down --owner demo' EXIT
 
-step "What the OCI transport enforces (postconf -P)"
-/usr/sbin/postconf -c "$out" -P | grep '^oci/'
+step "4. ansible-playbook playbooks/site.yml against the lab instance (inventories/lab)"
+ansible-playbook -i inventories/lab playbooks/site.yml
 
-step "Where root's cron mail goes, and as whom (postmap -q)"
-for sender in root@relay1.example.net noreply@example.com; do
-    printf '  %-28s -> %s\n' "$sender" \
-        "$(/usr/sbin/postmap -c "$out" -q "$sender" "regexp:$out/oci_sender_canonical")"
-done
-
-step "Bad input is refused with the key, the reason and the fix (nothing written)"
-printf 'oci_relay_region: us-ashbrun-1\noci_relay_port: 25\noci_relay_tls_level: may\n' \
-    > "$out/bad.yml"
-$bin/ocirelay validate "$out/bad.yml" || echo "(exit code $?)"
+step "5. Send cron-style mail (root, no From header) through the relay; what OCI recorded"
+ansible-playbook -i inventories/lab playbooks/send-test.yml -e send_test_to=ops@example.net
+python tools/show_emulator_record.py
