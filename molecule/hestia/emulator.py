@@ -8,7 +8,8 @@
     emulator.py wait N [TIMEOUT]          block until N messages are stored (bounded), print them
     emulator.py status
 
-Output is JSON on stdout. The emulator's state directory is the lab's (.lab/emulator-state).
+Output is JSON on stdout. The emulator's state directory is the lab's (.lab/emulator-state, or
+the one of the lab OCIRELAY_LAB_NAME names).
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lab" / "emulator"))
+sys.path[:0] = [str(REPO / "tests" / "lab" / "emulator"), str(REPO / "tests" / "lab")]
 
 from oci_emulator.client import EmulatorClient  # noqa: E402
-
-STATE_DIR = REPO / ".lab" / "emulator-state"
+from ocilab.layout import EMULATOR_STATE_ON_HOST  # noqa: E402
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def boolean(text: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    client = EmulatorClient(STATE_DIR)
+    client = EmulatorClient(EMULATOR_STATE_ON_HOST)
     command, args = (argv[0], argv[1:]) if argv else ("status", [])
     result: Any
     if command == "reset":
