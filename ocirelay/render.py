@@ -110,6 +110,9 @@ def postfix_context(config: RelayConfig, target: PostfixTarget) -> dict[str, obj
         "ca_file": config.tls_ca_file or OS_CA_BUNDLES[target.os_family],
         "compatibility_level": "3.6" if modern else "2",
         "tls_protocols": ">=TLSv1.2" if modern else "!SSLv2,!SSLv3,!TLSv1,!TLSv1.1",
+        # Renamed in Postfix 3.7 (3.4-3.6: tlsproxy_client_level).
+        "tlsproxy_level_parameter": "tlsproxy_client_security_level"
+        if target.version >= (3, 7) else "tlsproxy_client_level",
     }
 
 
