@@ -26,7 +26,6 @@ import uuid
 LOG_FILES = ("/var/log/mail.log", "/var/log/maillog")
 SENDMAIL = "/usr/sbin/sendmail"
 MARK_TAG = "ocirelay-send-test"
-POSTFIX_TAGS = ("cleanup", "oci", "smtp", "error", "local", "qmgr", "pickup", "bounce")
 FIELD = {name: re.compile(rf"\b{name}=([^,]*),") for name in ("relay", "dsn", "orig_to")}
 STATUS = re.compile(r"\bstatus=(\w+)(?: \((.*)\))?\s*$")
 TO = re.compile(r"\b([0-9A-Za-z]+): to=<([^>]*)>")
@@ -41,9 +40,10 @@ class LogFollower:
         self.marker = f"ready-{uuid.uuid4().hex}"
         if os.path.exists(journalctl) and os.path.isdir("/run/systemd/system"):
             # --since, not --lines=0: lines logged while journalctl is still starting are kept.
+            # The mail facility, not identifiers: Postfix's are postfix/<service>, or
+            # postfix/oci/smtp for a transport with its own syslog_name.
             command = [journalctl, "--follow", f"--since=@{int(time.time()) - 1}",
-                       "--output=cat", "--no-pager", f"--identifier={MARK_TAG}"]
-            command += [f"--identifier=postfix/{tag}" for tag in POSTFIX_TAGS]
+                       "--output=cat", "--no-pager", "SYSLOG_FACILITY=2"]
         else:
             log = next((path for path in LOG_FILES if os.path.exists(path)), None)
             if log is None:
