@@ -25,7 +25,7 @@ def main() -> int:
         ("TLS", f"{m['tls']['version']} {m['tls']['cipher']}"),
         ("AUTH", f"{m['auth']['mechanism']} as {m['auth']['login']}"),
         ("MAIL FROM", m["envelope"]["mail_from"]),
-        ("header From", m["headers"]["from"]),
+        ("header From", ", ".join(m["headers"]["from"])),
         ("RCPT TO", ", ".join(m["envelope"]["rcpt_to"])),
         ("Subject", m["headers"]["subject"]),
     ]
