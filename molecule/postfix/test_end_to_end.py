@@ -70,6 +70,7 @@ def site(*extra: str, playbook: str = "site.yml", extra_vars: dict[str, Any] | N
         path.write_text(json.dumps(extra_vars))
         argv += ["-e", f"@{path}"]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_FORCE_COLOR": "0",
            "CONTAINERS_CONF": str(REPO / "tests" / "lab" / "containers.conf"),
            "PATH": f"{ANSIBLE_PLAYBOOK.parent}:{os.environ.get('PATH', '')}"}
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=900,
