@@ -1,6 +1,6 @@
 """The lab itself: isolation, reach through podman exec, and a tear-down that leaves no trace.
 
-Tests marked `lab` need root and podman; they bring a lab up once per session:
+Tests marked `lab` need root and podman; they bring a lab up once for this module:
     .venv/bin/pytest tests/lab/test_lab.py -m lab
 The unmarked ones check the lab's inputs (relay description, emulator config, image cache) and run
 anywhere.
@@ -86,7 +86,8 @@ def host_guard_present() -> bool:
 
 
 class LabSession:
-    """The lab, brought up once for the session; tests that need it down say so."""
+    """The lab, up once for this module (down before the molecule scenarios run); tests that
+    need it down say so."""
 
     def __init__(self) -> None:
         if lab.leftovers():
@@ -118,7 +119,7 @@ class HostState:
         return cls(containers, networks, IP_FORWARD.read_text().strip())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_session() -> Iterator[LabSession]:
     if os.geteuid() != 0 or shutil.which("podman") is None:
         pytest.skip("the lab needs root and podman (python3 tests/lab/labctl.py setup)")
