@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # OCIRELAY_LAB_NAME=ocirelay to run them on the default lab instead.
 os.environ.setdefault("OCIRELAY_LAB_NAME", "ocirelay-test")
 
-from ocilab import images, isolation, lab, network
+from ocilab import holder, images, isolation, lab, network
 from ocilab.emulator_config import emulator_config, load_relay_vars, smtp_host_names
 from ocilab.errors import LabError
 from ocilab.layout import (
@@ -427,6 +428,32 @@ def test_another_owners_lab_is_neither_reused_nor_removed(running_lab: LabSessio
         lab.up("bookworm", say=quiet, owner="molecule-someone-else")
     with pytest.raises(LabError, match=f"in use by {OWNER}"):
         lab.down(say=quiet, owner="molecule-someone-else")
+    assert lab.is_up("bookworm")
+
+
+def ended_process_record() -> dict[str, Any]:
+    """The holder record of a process that ran and has been reaped."""
+    process = subprocess.Popen(["cat"], stdin=subprocess.PIPE)
+    record = {"pid": process.pid, "start_time": holder.start_time(process.pid),
+              "boot_id": holder.boot_id()}
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait(timeout=10)
+    return record
+
+
+@lab_test
+def test_an_ended_owners_lab_is_a_leftover(running_lab: LabSession) -> None:
+    """A killed run (CI timeout, Ctrl-C) must not refuse every later run: its holder is gone."""
+    state = lab.read_state()
+    state["owner"] = "molecule-killed-run"
+    state["holder"] = ended_process_record()
+    lab.write_state(state)
+    messages: list[str] = []
+    lab.up("bookworm", say=messages.append, owner=OWNER)
+    assert any("molecule-killed-run" in m and "has ended" in m for m in messages), messages
+    assert not any("already up" in m for m in messages), "an ended owner's lab must be remade"
+    assert lab.read_state()["owner"] == OWNER
     assert lab.is_up("bookworm")
 
 

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.lab
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str) -> None:
     bin_dir = Path(sys.executable).parent
+    # The scenarios run on the tests' own lab (containers ocirelay-test-*), so a person's lab
+    # (ocirelay-*) is never reused or torn down by `make test`.
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+           "OCIRELAY_LAB_NAME": os.environ.get("OCIRELAY_LAB_NAME", "ocirelay-test"),
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
     started = time.monotonic()
     result = subprocess.run([str(bin_dir / "molecule"), "test", "-s", scenario], cwd=ROOT,

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ocilab import containers, images, isolation, network
+from ocilab import containers, holder, images, isolation, network
 from ocilab.ca import make_lab_ca
 from ocilab.emulator_config import (
     emulator_config,
@@ -173,6 +173,7 @@ def isolation_checks(subnet: ipaddress.IPv4Network) -> list[isolation.Check]:
 def bring_up(suite: str, subnet: ipaddress.IPv4Network, say: Say, owner: str | None) -> None:
     smtp_hosts = smtp_host_names(load_relay_vars()["oci_relay_region"])
     write_state({"suite": suite, "subnet": str(subnet), "owner": owner,
+                 "holder": holder.holder_record() if owner else None,
                  "since": time.strftime("%Y-%m-%d %H:%M:%S"),
                  "ip_forward_before": IP_FORWARD.read_text().strip()})
     ca_cert = prepare_runtime(smtp_hosts)
@@ -192,14 +193,18 @@ def bring_up(suite: str, subnet: ipaddress.IPv4Network, say: Say, owner: str | N
     containers.wait_for_emulator(EMULATOR_TIMEOUT)
 
 
-def refuse_foreign_owner(owner: str | None, action: str) -> None:
+def refuse_foreign_owner(owner: str | None, action: str, say: Say = print) -> None:
     """A lab brought up for one user (a molecule scenario, a test session) is not another's.
 
     Without an owner (a person at the command line) nothing is refused: that is the way to clear
-    a leftover lab.
+    a leftover lab. Nor is a lab whose owner's run has ended (killed, timed out): it is a leftover.
     """
     state = read_state()
     current = state.get("owner")
+    if owner and current and current != owner and not holder.holder_alive(state.get("holder")):
+        say(f"the lab's owner {current} (up since {state.get('since', '?')}) has ended "
+            f"(process {state['holder']['pid']} is gone): treating its lab as a leftover")
+        return
     if owner and current and current != owner:
         raise LabError(
             f"the lab is in use by {current} (up since {state.get('since', '?')}): not {action} "
@@ -220,8 +225,10 @@ def up(suite: str, say: Say = print, owner: str | None = None) -> None:
 
 def up_locked(suite: str, say: Say, owner: str | None) -> None:
     started = time.monotonic()
-    refuse_foreign_owner(owner, "reusing or replacing")
-    if is_up(suite):
+    refuse_foreign_owner(owner, "reusing or replacing", say)
+    previous_owner = read_state().get("owner")
+    # An ended owner's lab may hold its half-done changes: made afresh, not reused.
+    if is_up(suite) and not (owner and previous_owner and previous_owner != owner):
         say(f"the lab is already up ({suite}); `down` first to recreate it")
         return
     found = leftovers()
@@ -264,7 +271,7 @@ def down(say: Say = print, owner: str | None = None) -> None:
     require_root()
     require_podman()
     with lab_lock(say):
-        refuse_foreign_owner(owner, "tearing down")
+        refuse_foreign_owner(owner, "tearing down", say)
         down_locked(say)
 
 
