@@ -9,62 +9,27 @@ No error raised here ever carries the SMTP password: unexpected exceptions are r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
+try:
+    from ocirelay.ansible_support import AnsibleFilterError, guarded, plain, relay_values
+except ImportError as error:  # pragma: no cover - depends on the controller
+    from ansible.errors import AnsibleError
 
-_INSTALL_HINT = ("the ocirelay package is not importable by the Python that runs Ansible: "
-                 "install it there (from the repository: pip install -e .)")
+    raise AnsibleError("the ocirelay package is not importable by the Python that runs Ansible: "
+                       "install it there (from the repository: pip install -e .)") from error
 
 
 def _engine() -> Any:
-    try:
-        import ocirelay.config
-        import ocirelay.render_exim
-    except ImportError as error:  # pragma: no cover - depends on the controller
-        raise AnsibleFilterError(f"{_INSTALL_HINT} ({error.name} missing)") from None
+    import ocirelay.config
+    import ocirelay.render_exim
+
     return ocirelay
 
 
-def _plain(value: Any) -> Any:
-    """Ansible's tagged/lazy containers and strings as plain Python values."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
-def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Re-raise anything unexpected without its message, which might quote a value."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except AnsibleFilterError:
-            raise
-        except Exception as error:
-            raise AnsibleFilterError(
-                f"ocirelay filter {function.__name__} failed with {type(error).__name__} "
-                "(message withheld: it could contain a secret)") from None
-
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
-    return wrapper
-
-
 def _config(values: Any) -> Any:
-    if not isinstance(values, Mapping):
-        raise AnsibleFilterError("expected the relay description as a mapping of oci_relay_* "
-                                 f"variables, got {type(values).__name__}")
-    validated = _engine().config.validate(_plain(values))
+    validated = _engine().config.validate(relay_values(values))
     if validated.config is None:
         raise AnsibleFilterError("the relay description is invalid (oci_relay_common reports "
                                  "why); nothing was changed")
@@ -75,14 +40,14 @@ def _target(os_family: Any) -> Any:
     return _engine().render_exim.EximTarget(str(os_family))
 
 
-@_guarded
+@guarded
 def ocirelay_exim_problems(values: Any) -> list[dict[str, Any]]:
     """What a HestiaCP (Exim) host cannot do or ignores: as_dict() plus `text`."""
     problems = _engine().render_exim.exim_problems(_config(values))
     return [{**p.as_dict(), "text": p.as_text()} for p in problems]
 
 
-@_guarded
+@guarded
 def ocirelay_exim_blocks(values: Any, os_family: Any = "Debian") -> dict[str, str]:
     """The four marked blocks for Hestia's exim4.conf.template (no secret in them)."""
     rx = _engine().render_exim
@@ -92,17 +57,17 @@ def ocirelay_exim_blocks(values: Any, os_family: Any = "Debian") -> dict[str, st
         raise AnsibleFilterError(str(error)) from None
 
 
-@_guarded
+@guarded
 def ocirelay_exim_apply(template: Any, blocks: Any) -> str:
     """The template with exactly these blocks (earlier copies replaced)."""
     rx = _engine().render_exim
     try:
-        return str(rx.apply_blocks(str(template), _plain(blocks)))
+        return str(rx.apply_blocks(str(template), plain(blocks)))
     except rx.TemplateError as error:
         raise AnsibleFilterError(str(error)) from None
 
 
-@_guarded
+@guarded
 def ocirelay_exim_remove(template: Any) -> str:
     """The template without ocirelay's blocks."""
     rx = _engine().render_exim
@@ -112,7 +77,7 @@ def ocirelay_exim_remove(template: Any) -> str:
         raise AnsibleFilterError(str(error)) from None
 
 
-@_guarded
+@guarded
 def ocirelay_exim_template_problems(template: Any) -> list[str]:
     """Why the blocks would not fit this template (empty when they do)."""
     rx = _engine().render_exim
@@ -122,7 +87,7 @@ def ocirelay_exim_template_problems(template: Any) -> list[str]:
         return [str(error)]
 
 
-@_guarded
+@guarded
 def ocirelay_exim_managed_parts(template: Any) -> list[str]:
     """The parts of ocirelay's blocks present in the template."""
     rx = _engine().render_exim
@@ -132,26 +97,26 @@ def ocirelay_exim_managed_parts(template: Any) -> list[str]:
         raise AnsibleFilterError(str(error)) from None
 
 
-@_guarded
+@guarded
 def ocirelay_hestia_smtp_relay_conf(values: Any) -> str:
     """Hestia's smtp_relay.conf content. SECRET: use only in no_log tasks."""
     return str(_engine().render_exim.render_smtp_relay_conf(_config(values)).content)
 
 
-@_guarded
+@guarded
 def ocirelay_hestia_conf_values(values: Any) -> dict[str, str]:
     """The SMTP_RELAY* keys v-add-sys-smtp-relay sets in hestia.conf (no password)."""
     return dict(_engine().render_exim.hestia_conf_values(_config(values)))
 
 
-@_guarded
+@guarded
 def ocirelay_hestia_next_steps(values: Any, mail_domains: Any = None) -> list[str]:
     """What the user still has to do outside the host."""
-    domains = [str(d) for d in _plain(mail_domains or [])]
+    domains = [str(d) for d in plain(mail_domains or [])]
     return list(_engine().render_exim.next_steps(_config(values), domains))
 
 
-@_guarded
+@guarded
 def ocirelay_hestia_conf_parse(text: Any) -> dict[str, str]:
     """hestia.conf (KEY='value' lines) as a mapping, the way Hestia's source_conf reads it."""
     values: dict[str, str] = {}
@@ -167,7 +132,7 @@ def ocirelay_hestia_conf_parse(text: Any) -> dict[str, str]:
     return values
 
 
-@_guarded
+@guarded
 def ocirelay_hestia_relay_public(text: Any) -> dict[str, str]:
     """host, port and user of an smtp_relay.conf (the pass line is never returned)."""
     values: dict[str, str] = {}
@@ -178,14 +143,14 @@ def ocirelay_hestia_relay_public(text: Any) -> dict[str, str]:
     return values
 
 
-@_guarded
+@guarded
 def ocirelay_hestia_relay_matches(values: Any, settings: Any, public: Any) -> bool:
     """Whether Hestia's relay is already this one: hestia.conf's SMTP_RELAY* keys and the host,
     port and user lines of smtp_relay.conf (the password is compared by the file's checksum)."""
     config = _config(values)
     wanted = _engine().render_exim.hestia_conf_values(config)
-    settings = _plain(settings or {})
-    public = _plain(public or {})
+    settings = plain(settings or {})
+    public = plain(public or {})
     return all(settings.get(key) == value for key, value in wanted.items()) and public == {
         "host": config.smtp_host, "port": str(config.port), "user": config.username}
 

@@ -11,72 +11,29 @@ unexpected exceptions are reported by type only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
+try:
+    from ocirelay.ansible_support import AnsibleFilterError, guarded, plain, relay_values
+except ImportError as error:  # pragma: no cover - depends on the controller
+    from ansible.errors import AnsibleError
 
-_INSTALL_HINT = ("the ocirelay package is not importable by the Python that runs Ansible: "
-                 "install it there (from the repository: pip install -e .)")
+    raise AnsibleError("the ocirelay package is not importable by the Python that runs Ansible: "
+                       "install it there (from the repository: pip install -e .)") from error
 
 
 def _engine() -> Any:
-    try:
-        import ocirelay.config
-        import ocirelay.preflight
-        import ocirelay.render
-    except ImportError as error:  # pragma: no cover - depends on the controller
-        raise AnsibleFilterError(f"{_INSTALL_HINT} ({error.name} missing)") from None
+    import ocirelay.config
+    import ocirelay.preflight
+    import ocirelay.render
+
     return ocirelay
-
-
-def _plain(value: Any) -> Any:
-    """Ansible's tagged/lazy containers and strings as plain Python values."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
-def _values(values: Any) -> dict[str, Any]:
-    if not isinstance(values, Mapping):
-        raise AnsibleFilterError("expected the relay description as a mapping of oci_relay_* "
-                                 f"variables, got {type(values).__name__}")
-    return _plain(values)  # type: ignore[no-any-return]
-
-
-def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Re-raise anything unexpected without its message, which might quote a value."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except AnsibleFilterError:
-            raise
-        except Exception as error:
-            raise AnsibleFilterError(
-                f"ocirelay filter {function.__name__} failed with {type(error).__name__} "
-                "(message withheld: it could contain a secret)") from None
-
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
-    return wrapper
 
 
 def _validated(values: Any) -> Any:
     engine = _engine()
-    validated = engine.config.validate(_values(values))
+    validated = engine.config.validate(relay_values(values))
     if validated.config is None:
         raise AnsibleFilterError(problems_text(validated.problems))
     return validated
@@ -90,14 +47,14 @@ def problems_text(problems: list[Any]) -> str:
                       *(p.as_text() for p in problems)])
 
 
-@_guarded
+@guarded
 def ocirelay_problems(values: Any) -> list[dict[str, Any]]:
     """Every problem of the description: the engine's as_dict() plus `text` (as_text())."""
-    validated = _engine().config.validate(_values(values))
+    validated = _engine().config.validate(relay_values(values))
     return [{**p.as_dict(), "text": p.as_text()} for p in validated.problems]
 
 
-@_guarded
+@guarded
 def ocirelay_config(values: Any) -> dict[str, Any]:
     """The validated description with every default resolved; secrets left out."""
     config = _validated(values).config
@@ -127,7 +84,7 @@ def ocirelay_config(values: Any) -> dict[str, Any]:
     }
 
 
-@_guarded
+@guarded
 def ocirelay_render_postfix(values: Any, postfix_version: Any,
                             os_family: Any = "Debian") -> dict[str, dict[str, Any]]:
     """Every Postfix file of the relay: {relative path: {content, mode, secret, postmap_type}}."""
@@ -146,7 +103,7 @@ def ocirelay_render_postfix(values: Any, postfix_version: Any,
                    "postmap_type": f.postmap_type} for path, f in files.items()}
 
 
-@_guarded
+@guarded
 def ocirelay_host_script(name: Any) -> str:
     """The source of a host script (ocirelay/host_scripts.py: smtp_probe, send_test), to run on
     the host with `python3 -c` (standard library only; nothing is written on the host)."""
@@ -158,15 +115,15 @@ def ocirelay_host_script(name: Any) -> str:
         raise AnsibleFilterError(str(error)) from None
 
 
-@_guarded
+@guarded
 def ocirelay_preflight_verdict(report: Any, message_size_limit: Any = None) -> dict[str, Any]:
     """The probe's JSON report explained: {ok, summary, message, warnings}."""
     limit = int(message_size_limit) if message_size_limit not in (None, "") else None
-    report = _plain(report)
+    report = plain(report)
     return dict(_engine().preflight.verdict(report, limit).as_dict())
 
 
-@_guarded
+@guarded
 def ocirelay_explain_reply(text: Any, code: Any = None) -> dict[str, Any]:
     """An SMTP reply of the endpoint explained: {code, reply, cause, fix, transient, known}."""
     from ocirelay import replies
@@ -175,7 +132,7 @@ def ocirelay_explain_reply(text: Any, code: Any = None) -> dict[str, Any]:
     return dict(explained.as_dict())
 
 
-@_guarded
+@guarded
 def ocirelay_pending_files(files: Any, file_state: Any, directory: str,
                            owner: str = "root", group: str = "root") -> list[str]:
     """Paths of `files` (from ocirelay_render_*) whose copy in `directory` is missing or differs
@@ -184,8 +141,8 @@ def ocirelay_pending_files(files: Any, file_state: Any, directory: str,
     import hashlib
     import json
 
-    rendered = _plain(files)
-    state = json.loads(file_state) if isinstance(file_state, str) else _plain(file_state)
+    rendered = plain(files)
+    state = json.loads(file_state) if isinstance(file_state, str) else plain(file_state)
     pending = []
     for path, wanted in rendered.items():
         found = state.get(f"{directory.rstrip('/')}/{path}") or {}
