@@ -112,23 +112,29 @@ def test_tasks_never_name_the_password() -> None:
     assert "password" not in tasks
 
 
-def play(tmp_path: Path, server: tuple[str, int], mode: str,
-         sender: str) -> subprocess.CompletedProcess[str]:
+def write_inventory(tmp_path: Path, server: tuple[str, int],
+                    hosts: dict[str, tuple[str, str]]) -> Path:
+    """Two or more relays sharing region and credentials; each host its own
+    (approved sender, oci_relay_dns_check)."""
+    lines = ["relays:", "  hosts:"]
+    for host, (sender, mode) in hosts.items():
+        lines += [f"    {host}:", f"      oci_relay_approved_senders: ['{sender}']",
+                  f"      oci_relay_dns_check: '{mode}'"]
+    lines += ["  vars:",
+              "    ansible_connection: local",
+              f"    ansible_python_interpreter: {sys.executable}",
+              "    oci_relay_region: us-ashburn-1",
+              "    oci_relay_username: ocid1.user.oc1..aaaa@ocid1.tenancy.oc1..bbbb.ab.com",
+              f"    oci_relay_password: {LOCKED_PASSWORD}"
+              "    oci_relay_dkim_selectors: [sel1]",
+              f"    dns_check_nameserver: '{server[0]}:{server[1]}'",
+              "    dns_check_timeout: 2"]
     inventory = tmp_path / "inventory.yml"
-    inventory.write_text(
-        "relays:\n"
-        "  hosts:\n    relay1:\n    relay2:\n"
-        "  vars:\n"
-        "    ansible_connection: local\n"
-        f"    ansible_python_interpreter: {sys.executable}\n"
-        "    oci_relay_region: us-ashburn-1\n"
-        "    oci_relay_username: ocid1.user.oc1..aaaa@ocid1.tenancy.oc1..bbbb.ab.com\n"
-        f"    oci_relay_password: {LOCKED_PASSWORD}"
-        f"    oci_relay_approved_senders: ['{sender}']\n"
-        "    oci_relay_dkim_selectors: [sel1]\n"
-        f"    oci_relay_dns_check: '{mode}'\n"
-        f"    dns_check_nameserver: '{server[0]}:{server[1]}'\n"
-        "    dns_check_timeout: 2\n", encoding="utf-8")
+    inventory.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return inventory
+
+
+def run_play(tmp_path: Path, inventory: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "site.yml").write_text(PLAYBOOK, encoding="utf-8")
     env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_CONFIG": str(tmp_path / "none.cfg"), "ANSIBLE_HOME": str(tmp_path),
@@ -137,6 +143,12 @@ def play(tmp_path: Path, server: tuple[str, int], mode: str,
     return subprocess.run([str(playbook), "-i", str(inventory), str(tmp_path / "site.yml")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
                           check=False)
+
+
+def play(tmp_path: Path, server: tuple[str, int], mode: str,
+         sender: str) -> subprocess.CompletedProcess[str]:
+    hosts = {"relay1": (sender, mode), "relay2": (sender, mode)}
+    return run_play(tmp_path, write_inventory(tmp_path, server, hosts))
 
 
 def test_fail_mode_stops_the_play_on_errors(tmp_path: Path, knot: Knot) -> None:
@@ -172,3 +184,28 @@ def test_off_mode_checks_nothing(tmp_path: Path, mode: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "error(s)" not in done.stdout
     assert "DEPLOYED relay1" in done.stdout
+
+
+
+def test_each_hosts_own_senders_are_checked(tmp_path: Path, knot: Knot) -> None:
+    """Not just the first host's: relay2's domain lacks Oracle's SPF and is reported for it."""
+    inventory = write_inventory(tmp_path, knot.address, {
+        "relay1": ("noreply@good.test", "warn"), "relay2": ("noreply@nooracle.test", "warn"),
+        "relay3": ("noreply@good.test", "warn")})
+    done = run_play(tmp_path, inventory)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Hosts: relay1, relay3" in done.stdout  # same senders: checked once, together
+    assert "Hosts: relay2" in done.stdout
+    assert done.stdout.count("does not authorise Oracle's relays") == 1
+    assert "DEPLOYED relay2" in done.stdout
+
+
+def test_one_host_in_fail_mode_stops_the_play_for_its_errors(tmp_path: Path, knot: Knot) -> None:
+    inventory = write_inventory(tmp_path, knot.address, {
+        "relay1": ("noreply@good.test", "fail"), "relay2": ("noreply@nooracle.test", "fail"),
+        "relay3": ("noreply@quiet.test", "off")})
+    done = run_play(tmp_path, inventory)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Hosts: relay2" in done.stdout
+    assert "quiet.test" not in done.stdout  # off: never asked about
+    assert "DEPLOYED" not in done.stdout

@@ -1,8 +1,8 @@
-"""The `ocirelay_dns_findings` filter: the `ocirelay dns` check, run on the controller.
+"""The DNS filters: the `ocirelay dns` check, run on the controller.
 
-It imports the installed `ocirelay` package and calls the same engine as the CLI on the role's
-variables, so the role and `ocirelay dns` cannot drift. It reads only the region, the approved
-senders and the DKIM selectors: no credential is passed to it or needed by it.
+They import the installed `ocirelay` package and call the same engine as the CLI on the role's
+variables, so the role and `ocirelay dns` cannot drift. They read only the region, the approved
+senders, the DKIM selectors and oci_relay_dns_check: no credential is passed to them or needed.
 """
 
 from __future__ import annotations
@@ -10,42 +10,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
+try:
+    from ocirelay.ansible_support import AnsibleFilterError, guarded, plain
+except ImportError as error:  # pragma: no cover - depends on the controller
+    from ansible.errors import AnsibleError
 
-_INSTALL_HINT = ("the ocirelay package is not importable by the Python that runs Ansible: "
-                 "install it there (from the repository: pip install -e .)")
+    raise AnsibleError("the ocirelay package is not importable by the Python that runs Ansible: "
+                       "install it there (from the repository: pip install -e .)") from error
+
 _KEYS = ("oci_relay_region", "oci_relay_approved_senders", "oci_relay_dkim_selectors")
+_MODES = ("warn", "fail", "off")
 
 
-def _plain(value: Any) -> Any:
-    """Ansible's tagged strings and lazy containers as plain Python values."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
+@guarded
 def ocirelay_dns_findings(values: Any, nameserver: Any = "", timeout: Any = 5) -> dict[str, Any]:
     """{status, findings, lines} for the sending domains of `values` (oci_relay_region,
     oci_relay_approved_senders, oci_relay_dkim_selectors; any other key is ignored).
 
     `nameserver`: IP[:PORT] to ask, or empty for the controller's resolver.
     """
-    try:
-        from ocirelay import dns
-        from ocirelay.dns_command import render_findings, summary
-    except ImportError as error:  # pragma: no cover - depends on the controller
-        raise AnsibleFilterError(f"{_INSTALL_HINT} ({error.name} missing)") from None
+    from ocirelay import dns
+    from ocirelay.dns_command import render_findings, summary
+
     if not isinstance(values, Mapping):
         raise AnsibleFilterError("ocirelay_dns_findings expects a mapping of oci_relay_* "
                                  f"variables, got {type(values).__name__}")
-    plain = {key: _plain(values.get(key)) for key in _KEYS}
-    target, problems = dns.target_from_values(*(plain[key] for key in _KEYS))
+    wanted = {key: plain(values.get(key)) for key in _KEYS}
+    target, problems = dns.target_from_values(*(wanted[key] for key in _KEYS))
     if target is None:
         raise AnsibleFilterError("cannot check DNS: " + "; ".join(problems))
     try:
@@ -61,8 +52,43 @@ def ocirelay_dns_findings(values: Any, nameserver: Any = "", timeout: Any = 5) -
     }
 
 
+def _mode(host: str, values: Mapping[str, Any]) -> str:
+    mode = str(plain(values.get("oci_relay_dns_check")) or "warn")
+    if mode not in _MODES:
+        raise AnsibleFilterError(f"{host}: oci_relay_dns_check: {mode!r} is not one of "
+                                 f"{', '.join(_MODES)}")
+    return mode
+
+
+@guarded
+def ocirelay_dns_check_hosts(hosts_values: Any, nameserver: Any = "",
+                             timeout: Any = 5) -> list[dict[str, Any]]:
+    """The DNS check for every distinct sending setup of the play's hosts (hostvars of each).
+
+    Hosts with the same region, approved senders and DKIM selectors are checked once, together;
+    hosts with oci_relay_dns_check off are left out. Each entry: {hosts, mode, status, findings,
+    lines}; mode is fail when any of its hosts asks for fail.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for values in hosts_values or []:
+        host = str(plain(values.get("inventory_hostname")))
+        mode = _mode(host, values)
+        if mode == "off":
+            continue
+        wanted = {key: plain(values.get(key)) for key in _KEYS}
+        key = repr(sorted(wanted.items()))
+        group = groups.setdefault(key, {"values": wanted, "hosts": [], "mode": "warn"})
+        group["hosts"].append(host)
+        if mode == "fail":
+            group["mode"] = "fail"
+    return [{"hosts": group["hosts"], "mode": group["mode"],
+             **ocirelay_dns_findings(group["values"], nameserver, timeout)}
+            for group in groups.values()]
+
+
 class FilterModule:
-    """ocirelay DNS readiness filter."""
+    """ocirelay DNS readiness filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"ocirelay_dns_findings": ocirelay_dns_findings}
+        return {"ocirelay_dns_findings": ocirelay_dns_findings,
+                "ocirelay_dns_check_hosts": ocirelay_dns_check_hosts}
