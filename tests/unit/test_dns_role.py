@@ -14,6 +14,7 @@ import pytest
 import yaml
 from dns_zones import knot
 from knot_server import Knot
+from relay_samples import AWKWARD_PASSWORD, VALID
 
 from ocirelay.schema import KEYS_BY_NAME
 
@@ -209,3 +210,32 @@ def test_one_host_in_fail_mode_stops_the_play_for_its_errors(tmp_path: Path, kno
     assert "Hosts: relay2" in done.stdout
     assert "quiet.test" not in done.stdout  # off: never asked about
     assert "DEPLOYED" not in done.stdout
+
+
+def test_site_yml_stops_on_dns_errors_before_any_host_is_touched(tmp_path: Path,
+                                                                 knot: Knot) -> None:
+    """playbooks/site.yml: validation, then DNS; in fail mode nothing reaches the host (its
+    podman is /bin/false, so any connection attempt would show as UNREACHABLE)."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"oci_relays": {
+        "hosts": {"unreachable-relay": {
+            "ansible_connection": "containers.podman.podman",
+            "ansible_podman_executable": "/bin/false",
+            "ansible_host": "ocirelay-no-such-container"}}}}}}))
+    values = {**VALID, "oci_relay_approved_senders": ["noreply@nooracle.test"],
+              "oci_relay_dns_check": "fail", "dns_check_timeout": 2,
+              "dns_check_nameserver": f"{knot.address[0]}:{knot.address[1]}"}
+    (inventory / "group_vars" / "oci_relays.yml").write_text(yaml.safe_dump(values))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i",
+                           str(inventory), str(ROOT / "playbooks" / "site.yml")],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+                          timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "The sending domains have DNS errors (oci_relay_dns_check: fail)" in output
+    assert output.count("PLAY [") == 2  # validation, DNS; no play that reaches the host
+    assert "UNREACHABLE" not in output and "unreachable=0" in output
+    assert AWKWARD_PASSWORD not in output
