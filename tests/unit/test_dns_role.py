@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import playbook_runs
 import pytest
 import yaml
 from dns_zones import knot
@@ -187,7 +188,6 @@ def test_off_mode_checks_nothing(tmp_path: Path, mode: str) -> None:
     assert "DEPLOYED relay1" in done.stdout
 
 
-
 def test_each_hosts_own_senders_are_checked(tmp_path: Path, knot: Knot) -> None:
     """Not just the first host's: relay2's domain lacks Oracle's SPF and is reported for it."""
     inventory = write_inventory(tmp_path, knot.address, {
@@ -216,23 +216,10 @@ def test_site_yml_stops_on_dns_errors_before_any_host_is_touched(tmp_path: Path,
                                                                  knot: Knot) -> None:
     """playbooks/site.yml: validation, then DNS; in fail mode nothing reaches the host (its
     podman is /bin/false, so any connection attempt would show as UNREACHABLE)."""
-    inventory = tmp_path / "inventory"
-    (inventory / "group_vars").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"oci_relays": {
-        "hosts": {"unreachable-relay": {
-            "ansible_connection": "containers.podman.podman",
-            "ansible_podman_executable": "/bin/false",
-            "ansible_host": "ocirelay-no-such-container"}}}}}}))
     values = {**VALID, "oci_relay_approved_senders": ["noreply@nooracle.test"],
               "oci_relay_dns_check": "fail", "dns_check_timeout": 2,
               "dns_check_nameserver": f"{knot.address[0]}:{knot.address[1]}"}
-    (inventory / "group_vars" / "oci_relays.yml").write_text(yaml.safe_dump(values))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    done = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i",
-                           str(inventory), str(ROOT / "playbooks" / "site.yml")],
-                          capture_output=True, text=True, env=env, cwd=ROOT, check=False,
-                          timeout=300)
+    done = playbook_runs.run_site(playbook_runs.unreachable_inventory(tmp_path, values))
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "The sending domains have DNS errors (oci_relay_dns_check: fail)" in output

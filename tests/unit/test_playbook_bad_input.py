@@ -5,14 +5,13 @@ play proves it stopped before the first connection: no task ran on the host, not
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import playbook_runs
 import pytest
-import yaml
 from relay_samples import AWKWARD_PASSWORD, VALID
 
 from ocirelay.config import validate
@@ -32,20 +31,7 @@ BAD_INPUTS: dict[str, tuple[dict[str, Any], str]] = {
 
 def run_site(tmp_path: Path, values: dict[str, Any], *extra: str
              ) -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "inventory"
-    (inventory / "group_vars").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"oci_relays": {
-        "hosts": {"unreachable-relay": {
-            "ansible_connection": "containers.podman.podman",
-            "ansible_podman_executable": "/bin/false",
-            "ansible_host": "ocirelay-no-such-container"}}}}}}))
-    (inventory / "group_vars" / "oci_relays.yml").write_text(yaml.safe_dump(values))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "PATH": f"{ANSIBLE_PLAYBOOK.parent}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory),
-                           str(REPO / "playbooks" / "site.yml"), *extra],
-                          capture_output=True, text=True, env=env, cwd=REPO, check=False,
-                          timeout=300)
+    return playbook_runs.run_site(playbook_runs.unreachable_inventory(tmp_path, values), *extra)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
