@@ -78,18 +78,24 @@ def postfix_network(cidr: str) -> str:
     return cidr
 
 
-def _environment() -> jinja2.Environment:
-    if not (TEMPLATES_DIR / "postfix").is_dir():
+def template_environment(family: str, **syntax: str) -> jinja2.Environment:
+    """Jinja over templates/ for one family (postfix, exim): strict, whitespace as written."""
+    if not (TEMPLATES_DIR / family).is_dir():
         raise RenderError(f"templates not found in {TEMPLATES_DIR}: install ocirelay from its "
                           "source tree (pip install -e .) or set OCIRELAY_TEMPLATES")
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        **syntax,  # type: ignore[arg-type]
     )
+
+
+def _environment() -> jinja2.Environment:
+    env = template_environment("postfix")
     env.filters["sender_pattern"] = sender_pattern
     env.filters["postfix_network"] = postfix_network
     env.filters["approved_alternation"] = approved_alternation

@@ -27,7 +27,7 @@ import jinja2
 
 from ocirelay.config import RelayConfig
 from ocirelay.problems import SECRET_SHOWN_AS, Problem
-from ocirelay.render import OS_CA_BUNDLES, TEMPLATES_DIR, RenderedFile, RenderError
+from ocirelay.render import OS_CA_BUNDLES, RenderedFile, RenderError, template_environment
 
 PARTS = ("macros", "authenticator", "routers", "transport")
 MARKER = "ocirelay hestia_relay"
@@ -110,16 +110,8 @@ def exim_problems(config: RelayConfig) -> list[Problem]:
 
 def _environment() -> jinja2.Environment:
     """Jinja with delimiters Exim never uses, so {{ }} and ${...} in the templates stay literal."""
-    if not (TEMPLATES_DIR / "exim").is_dir():
-        raise RenderError(f"templates not found in {TEMPLATES_DIR}: install ocirelay from its "
-                          "source tree (pip install -e .) or set OCIRELAY_TEMPLATES")
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
+    return template_environment(
+        "exim",
         block_start_string="<%",
         block_end_string="%>",
         variable_start_string="<@",
