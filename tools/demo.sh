@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo: the relay description rendered and checked by real Postfix, then deployed with
+# The demo: the relay description rendered and checked by real Postfix, its senders' DNS checked
+# against a local Knot server, then deployed with
 # ansible-playbook to the lab's OCI-shaped instance, a cron-style message sent through it, and
 # what the OCI Email Delivery emulator recorded of it. The lab is removed at the end.
 set -euo pipefail
@@ -21,13 +22,16 @@ step "2. Bad input is refused with the key, the reason and the fix"
 printf 'oci_relay_region: us-ashbrun-1\noci_relay_port: 25\noci_relay_tls_level: may\n' > "$out/bad.yml"
 ocirelay validate "$out/bad.yml" 2>&1 | grep -E '^error' || true
 
-step "3. Lab up: an OCI-shaped instance (tcp/25 blocked, no route out) and the OCI emulator"
-python tests/lab/labctl.py up --owner demo
-trap 'step "6. Lab down"; python tests/lab/labctl.py down --owner demo' EXIT
+step "3. The senders' DNS, checked against a real Knot server on loopback; suggestions applied"
+python tools/demo_dns.py examples/relay.yml
 
-step "4. ansible-playbook playbooks/site.yml against the lab instance (inventories/lab)"
+step "4. Lab up: an OCI-shaped instance (tcp/25 blocked, no route out) and the OCI emulator"
+python tests/lab/labctl.py up --owner demo
+trap 'step "7. Lab down"; python tests/lab/labctl.py down --owner demo' EXIT
+
+step "5. ansible-playbook playbooks/site.yml against the lab instance (inventories/lab)"
 ansible-playbook -i inventories/lab playbooks/site.yml
 
-step "5. Send cron-style mail (root, no From header) through the relay; what OCI recorded"
+step "6. Send cron-style mail (root, no From header) through the relay; what OCI recorded"
 ansible-playbook -i inventories/lab playbooks/send-test.yml -e send_test_to=ops@example.net
 python tools/show_emulator_record.py
