@@ -18,7 +18,7 @@ demo: setup
 	tools/demo.sh
 
 lint: setup
-	$(VENV)/bin/ruff check ocirelay tools tests
+	$(VENV)/bin/ruff check ocirelay tools tests molecule benchmarks
 	$(VENV)/bin/yamllint -s $$(ls -d examples inventories playbooks roles molecule 2>/dev/null)
 
 unit: setup

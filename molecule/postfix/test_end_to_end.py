@@ -17,6 +17,8 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +160,20 @@ def test_approved_sender_arrives_with_auth_plain_over_tls12(emulator: EmulatorCl
     assert record["envelope"]["mail_from"] == APPROVED
     assert record["headers"]["from"] == [APPROVED]
     assert record["envelope"]["rcpt_to"] == [RECIPIENT]
+
+
+def test_a_burst_is_paced_over_one_tls_connection(emulator: EmulatorClient) -> None:
+    """Three messages at once leave one rate delay apart (the lab's 60/min: 2 s), all over the
+    same connection (one client port at the emulator)."""
+    for n in range(3):
+        sent = sendmail("-f", APPROVED, text=message(APPROVED, f"burst {n}"))
+        assert sent.returncode == 0, sent.stderr
+    records = emulator.wait_for_messages(3, timeout=WAIT)
+    times = sorted(datetime.fromisoformat(r["time"]).timestamp() for r in records)
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    assert all(gap >= 1.5 for gap in gaps), gaps  # whole-second timer: 2 s, never a burst
+    assert len({r["client"]["port"] for r in records}) == 1, [r["client"] for r in records]
+    assert emulator.status()["stats"]["tls_handshakes"] <= 1
 
 
 def test_roots_cron_mail_arrives_rewritten_to_the_default_sender(

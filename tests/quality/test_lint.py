@@ -24,7 +24,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["ruff", "check", "ocirelay", "tools", "tests"],
+        ["ruff", "check", "ocirelay", "tools", "tests", "molecule", "benchmarks"],
         ["yamllint", "-s", *YAML_DIRS],
         ["ansible-lint", "-q"],
     ],

@@ -144,6 +144,9 @@ def test_pacing_and_connection_reuse_follow_the_rate(tmp_path: Path) -> None:
     assert main["oci_destination_concurrency_limit"] == "1"
     assert main["connection_cache_ttl_limit"] == "12s"
     assert services["oci/unix/smtp_connection_cache_time_limit"] == "12s"
+    # smtp(8) matches the next hop's bare host name here (seen with -v); "[host]:587" never
+    # matched, and every paced message opened its own connection.
+    assert services["oci/unix/smtp_connection_cache_destinations"] == HOST
     assert services["oci/unix/smtp_tls_connection_reuse"] == "yes"
     # tlsproxy carries the reused TLS connection; it must exist and run outside a chroot.
     tlsproxy = run("postconf", "-c", str(out), "-M", "tlsproxy/unix").stdout.split()
