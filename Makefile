@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit lab-test molecule images lab-up lab-status lab-down clean
+.PHONY: setup demo test lint unit lab-test molecule images lab-up lab-status lab-down bench clean
 
 $(STAMP): pyproject.toml
 	tools/install-host-packages.sh
@@ -42,6 +42,10 @@ lab-test: setup
 SCENARIOS ?= lab-smoke default debian13 hestia
 molecule: setup
 	for s in $(SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$s || exit 1; done
+
+# Benchmarks print numbers (README, "Pacing"); not part of test: a paced burst takes minutes.
+bench: setup
+	$(PY) benchmarks/pacing.py --per-minute 10 --messages 15
 
 # Everything: unit and emulator tests, the lab, linters, and every molecule scenario.
 test: setup
