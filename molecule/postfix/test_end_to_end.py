@@ -15,6 +15,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -174,6 +176,45 @@ def test_a_burst_is_paced_over_one_tls_connection(emulator: EmulatorClient) -> N
     assert all(gap >= 1.5 for gap in gaps), gaps  # whole-second timer: 2 s, never a burst
     assert len({r["client"]["port"] for r in records}) == 1, [r["client"] for r in records]
     assert emulator.status()["stats"]["tls_handshakes"] <= 1
+
+
+def deferred_reason(subject_id: str, timeout: float = WAIT) -> str:
+    """The delay reason Postfix gives for the queued message with this Message-ID part, once it
+    has tried (bounded polling of `postqueue -j`: nothing announces a deferral)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        for entry in queue():
+            reason = entry["recipients"][0].get("delay_reason", "")
+            if entry["queue_name"] == "deferred" and reason:
+                return str(reason)
+        pause.wait(0.2)
+    raise AssertionError(f"no deferred message for {subject_id} within {timeout} s: {queue()}")
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ("wrong_certificate", "Server certificate not verified"),
+    ("starttls_stripped", "TLS is required, but was not offered"),
+])
+def test_credentials_go_only_over_verified_tls(emulator: EmulatorClient, fault: str,
+                                               words: str) -> None:
+    """The running relay, not only the preflight: a wrong certificate or a stripped STARTTLS
+    keeps the message queued and the password unsent; it leaves once the fault is gone."""
+    assert queue() == [], "the queue must be empty before this test"
+    emulator.set_faults(down=True)  # drops the connection Postfix may have cached
+    emulator.set_faults(down=False, **{fault: True})
+    try:
+        sent = sendmail("-f", APPROVED, text=message(APPROVED, f"under {fault}"))
+        assert sent.returncode == 0, sent.stderr
+        assert words in deferred_reason(fault)
+        stats = emulator.status()["stats"]
+        assert stats["replies"].get("235", 0) == 0, stats  # no successful AUTH
+        assert stats["cleartext_auth_attempts"] == 0, stats
+        assert emulator.messages() == []
+    finally:
+        emulator.clear_faults()
+        exec_in(INSTANCE, "postqueue", "-f")
+    assert only_message(emulator)["headers"]["subject"] == f"under {fault}"
 
 
 def test_roots_cron_mail_arrives_rewritten_to_the_default_sender(
