@@ -16,6 +16,7 @@ from pathlib import Path
 from ocirelay import regions
 from ocirelay.config import RelayConfig, validate
 from ocirelay.dns_command import register_dns
+from ocirelay.explain_command import register_explain
 from ocirelay.hestia_command import register_hestia
 from ocirelay.loading import read_description
 from ocirelay.problems import Problem, errors
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 EXTRA_COMMANDS.append(register_dns)
 EXTRA_COMMANDS.append(register_hestia)
+EXTRA_COMMANDS.append(register_explain)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

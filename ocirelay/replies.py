@@ -132,7 +132,7 @@ _LOCAL_RULES: tuple[tuple[str, str, str, bool], ...] = (
      "the endpoint's certificate was not verified",
      "something answers with a certificate OCI did not issue (TLS interception?), or the CA "
      "bundle (oci_relay_tls_ca_file) is wrong or outdated", False),
-    (r"tls is required, but was not offered|starttls.*not offered",
+    (r"tls is required, but was not offered|starttls.*not offered|did not offer tls",
      "the endpoint did not offer STARTTLS: something in between strips it",
      "find the proxy or firewall that rewrites SMTP; the relay will not send the password in "
      "clear text", False),

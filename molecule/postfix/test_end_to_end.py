@@ -192,12 +192,12 @@ def deferred_reason(subject_id: str, timeout: float = WAIT) -> str:
     raise AssertionError(f"no deferred message for {subject_id} within {timeout} s: {queue()}")
 
 
-@pytest.mark.parametrize(("fault", "words"), [
-    ("wrong_certificate", "Server certificate not verified"),
-    ("starttls_stripped", "TLS is required, but was not offered"),
+@pytest.mark.parametrize(("fault", "words", "cause"), [
+    ("wrong_certificate", "Server certificate not verified", "certificate was not verified"),
+    ("starttls_stripped", "TLS is required, but was not offered", "did not offer STARTTLS"),
 ])
 def test_credentials_go_only_over_verified_tls(emulator: EmulatorClient, fault: str,
-                                               words: str) -> None:
+                                               words: str, cause: str) -> None:
     """The running relay, not only the preflight: a wrong certificate or a stripped STARTTLS
     keeps the message queued and the password unsent; it leaves once the fault is gone."""
     assert queue() == [], "the queue must be empty before this test"
@@ -211,6 +211,12 @@ def test_credentials_go_only_over_verified_tls(emulator: EmulatorClient, fault: 
         assert stats["replies"].get("235", 0) == 0, stats  # no successful AUTH
         assert stats["cleartext_auth_attempts"] == 0, stats
         assert emulator.messages() == []
+        # The instance's real journal, explained the way an operator would at 2 a.m.
+        journal = exec_in(INSTANCE, "journalctl", "--no-pager", "-q", "--since", "-5min")
+        explained = subprocess.run([sys.executable, "-m", "ocirelay.cli", "explain"],
+                                   input=journal.stdout, capture_output=True, text=True,
+                                   timeout=60, check=False)
+        assert explained.returncode == 1 and cause in explained.stdout, explained.stdout
     finally:
         emulator.clear_faults()
         exec_in(INSTANCE, "postqueue", "-f")
