@@ -24,7 +24,7 @@ _EXIM = re.compile(r"\s(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})
                    r"(?P<flag>==|\*\*) (?P<rcpt>\S+)(?P<rest>.*)$")
 _EXIM_REMOTE = re.compile(r"SMTP error from remote mail server after [^:]*:\s*(?P<reply>.*)$")
 # Otherwise the reason follows "defer (-NN): " or the transport's "T=name: ".
-_EXIM_REASONS = (re.compile(r"defer \(-?\d+\):\s*(?P<reason>.*)$"),
+_EXIM_REASONS = (re.compile(r"defer \(-?\d+\)(?: H=\S+ \[[^]]*\])?:\s*(?P<reason>.*)$"),
                  re.compile(r"T=\S+?:\s*(?P<reason>.*)$"))
 
 

@@ -128,7 +128,7 @@ _LOCAL_RULES: tuple[tuple[str, str, str, bool], ...] = (
      "the endpoint's name does not resolve",
      "check oci_relay_region / oci_relay_smtp_host and the host's DNS (smtp_host_lookup = dns "
      "ignores /etc/hosts)", True),
-    (r"certificate not verified|certificate verification failed",
+    (r"certificate not verified|certificate verif(y|ication) failed",
      "the endpoint's certificate was not verified",
      "something answers with a certificate OCI did not issue (TLS interception?), or the CA "
      "bundle (oci_relay_tls_ca_file) is wrong or outdated", False),

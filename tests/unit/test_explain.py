@@ -37,6 +37,9 @@ EXIM_AUTH = ("2026-11-23 15:44:19 1tXyZa-000123-AB ** ops@example.net R=smtp_rel
 EXIM_TLS = ("2026-11-23 15:45:02 1tXyZb-000456-CD == ops@example.net R=ocirelay_oci "
             "T=ocirelay_oci_smtp defer (-38): a TLS session is required, but the server did "
             "not offer TLS support")
+EXIM_CERT = ("2026-11-23 15:45:09 1tXyZc-000789-EF == ops@example.net R=ocirelay_oci "
+             "T=ocirelay_oci_smtp defer (-37) H=smtp.email.us-ashburn-1.oci.oraclecloud.com "
+             "[10.89.77.10]: TLS session: (certificate verification failed): certificate invalid")
 
 
 def test_delivered_and_unrelated_lines_are_not_failures() -> None:
@@ -61,6 +64,9 @@ def test_exim_failures_are_read_with_the_servers_reply() -> None:
         "1tXyZa-000123-AB", "failed", "504 Method not supported")
     assert deferred.status == "deferred"
     assert deferred.reason == "a TLS session is required, but the server did not offer TLS support"
+    cert = parse_line(EXIM_CERT)
+    assert cert is not None
+    assert cert.reason == "TLS session: (certificate verification failed): certificate invalid"
 
 
 @pytest.mark.parametrize(("line", "code", "words"), [
@@ -70,6 +76,7 @@ def test_exim_failures_are_read_with_the_servers_reply() -> None:
     (PORT_25, None, "port 25 is blocked"),
     (EXIM_AUTH, 504, "other than PLAIN"),
     (EXIM_TLS, None, "did not offer STARTTLS"),
+    (EXIM_CERT, None, "certificate was not verified"),
 ])
 def test_each_failure_gets_its_cause(line: str, code: int | None, words: str) -> None:
     [diagnosis] = diagnose([line])
