@@ -1,10 +1,12 @@
 """`ocirelay explain`: why mail did not go out, from the mail log or from one reply.
 
     journalctl -u postfix@- --since today | ocirelay explain     (Debian 12+: the journal)
+    postqueue -j | ocirelay explain                               (what is stuck right now)
     ocirelay explain < /var/log/mail.log                          (Postfix or Exim's mainlog)
     ocirelay explain "535 Authentication credentials invalid"
 
-Reads Postfix's status=deferred/bounced lines and Exim's ==/** lines, groups them by cause and
+Reads Postfix's status=deferred/bounced lines, `postqueue -j` and Exim's ==/** lines, groups them
+by cause and
 prints each cause once with its count, an example and the fix. Exit 0 when no failure was found,
 1 when some were (the mail waits or bounced), 2 for a usage error.
 """

@@ -1,12 +1,14 @@
 """Postfix and Exim mail-log lines that say a message did not go out, and why.
 
 Only the failure lines matter at 2 a.m.: Postfix's `status=deferred|bounced (...)` and Exim's
-`==` (deferred) and `**` (failed) lines. Their reason is handed to replies.explain, so the log
-explainer, the preflight and the roles use the same words.
+`==` (deferred) and `**` (failed) lines, and what is stuck now: `postqueue -j` (one JSON object
+per queued message). Their reason is handed to replies.explain, so the log explainer, the
+preflight and the roles use the same words.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,6 +55,19 @@ class Diagnosis:
                             "reason": self.failures[0].reason}}
 
 
+def parse_queue_entry(line: str) -> list[Failure]:
+    """The deferred recipients of one `postqueue -j` line (none for any other line)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return []
+    if not isinstance(entry, dict) or not isinstance(entry.get("recipients"), list):
+        return []
+    return [Failure(str(entry.get("queue_id", "?")), str(r.get("address", "")),
+                    str(entry.get("queue_name", "queued")), str(r["delay_reason"]).strip())
+            for r in entry["recipients"] if isinstance(r, dict) and r.get("delay_reason")]
+
+
 def parse_line(line: str) -> Failure | None:
     """The failure a Postfix or Exim log line reports, or None for any other line."""
     if match := _POSTFIX.search(line):
@@ -71,10 +86,16 @@ def diagnose(lines: Iterable[str]) -> list[Diagnosis]:
     """The failures of `lines` grouped by cause, the most frequent first."""
     groups: dict[tuple[int | None, str], Diagnosis] = {}
     for line in lines:
-        failure = parse_line(line)
-        if failure is None:
-            continue
-        explanation = explain(None, failure.reason)
-        key = (explanation.code, explanation.cause)
-        groups.setdefault(key, Diagnosis(explanation)).failures.append(failure)
+        if line.lstrip().startswith("{"):
+            failures = parse_queue_entry(line)
+        else:
+            failures = [failure] if (failure := parse_line(line)) else []
+        for failure in failures:
+            _add(groups, failure)
     return sorted(groups.values(), key=lambda d: -len(d.failures))
+
+
+def _add(groups: dict[tuple[int | None, str], Diagnosis], failure: Failure) -> None:
+    explanation = explain(None, failure.reason)
+    key = (explanation.code, explanation.cause)
+    groups.setdefault(key, Diagnosis(explanation)).failures.append(failure)

@@ -217,6 +217,11 @@ def test_credentials_go_only_over_verified_tls(emulator: EmulatorClient, fault: 
                                    input=journal.stdout, capture_output=True, text=True,
                                    timeout=60, check=False)
         assert explained.returncode == 1 and cause in explained.stdout, explained.stdout
+        stuck = exec_in(INSTANCE, "postqueue", "-j")  # and what is stuck right now
+        explained = subprocess.run([sys.executable, "-m", "ocirelay.cli", "explain"],
+                                   input=stuck.stdout, capture_output=True, text=True,
+                                   timeout=60, check=False)
+        assert explained.returncode == 1 and cause in explained.stdout, explained.stdout
     finally:
         emulator.clear_faults()
         exec_in(INSTANCE, "postqueue", "-f")

@@ -118,3 +118,20 @@ def test_cli_explains_one_reply() -> None:
     assert done.returncode == 0
     assert done.stdout.startswith("535 Authentication credentials invalid: Authentication "
                                   "credentials invalid: you used the console password")
+
+
+def test_postqueue_json_shows_what_is_stuck_now() -> None:
+    """`postqueue -j | ocirelay explain`: Postfix 3.7's one JSON object per queued message."""
+    stuck = json.dumps({
+        "queue_name": "deferred", "queue_id": "2C17A1E0017", "arrival_time": 1795447539,
+        "message_size": 274, "forced_expire": False, "sender": "noreply@example.com",
+        "recipients": [{"address": "c@example.net",
+                        "delay_reason": "Server certificate not verified"},
+                       {"address": "d@example.net"}]})
+    active = json.dumps({"queue_name": "active", "queue_id": "3D28B2F0028",
+                         "recipients": [{"address": "e@example.net"}]})
+    [diagnosis] = diagnose([stuck, active])
+    assert "certificate was not verified" in diagnosis.explanation.cause
+    assert [(f.message_id, f.recipient, f.status) for f in diagnosis.failures] == [
+        ("2C17A1E0017", "c@example.net", "deferred")]
+    assert diagnose(["{not json", "{}"]) == []
