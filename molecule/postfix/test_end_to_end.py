@@ -173,7 +173,9 @@ def test_a_burst_is_paced_over_one_tls_connection(emulator: EmulatorClient) -> N
     records = emulator.wait_for_messages(3, timeout=WAIT)
     times = sorted(datetime.fromisoformat(r["time"]).timestamp() for r in records)
     gaps = [later - earlier for earlier, later in pairwise(times)]
-    assert all(gap >= 1.5 for gap in gaps), gaps  # whole-second timer: 2 s, never a burst
+    # Postfix spaces the starts of deliveries 2 s apart; the first one also sets up TLS and
+    # AUTH, so only the later gaps (both over the reused connection) show the full delay.
+    assert min(gaps) >= 0.5 and all(gap >= 1.5 for gap in gaps[1:]), gaps
     assert len({r["client"]["port"] for r in records}) == 1, [r["client"] for r in records]
     assert emulator.status()["stats"]["tls_handshakes"] <= 1
 
